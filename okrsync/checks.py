@@ -1,0 +1,212 @@
+"""What each built-in rule checks, as vectorised pass/fail columns plus the sentence a person
+reads when a row fails. okrsync.validate compiles these into Pandera schemas."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+
+from okrsync.domain import Severity
+from okrsync.ruleset import RuleSet
+from okrsync.table import Table
+from okrsync.values import ErrorValue, display, is_blank
+
+
+@dataclass
+class Part:
+    """One check of a rule: a pass/fail column over a frame and the message for a failure."""
+
+    rule: str
+    frame: str  # "items" or "objectives"
+    column: str | None  # the canonical column the finding points at; None: the row
+    passes: Callable[[pd.DataFrame], pd.Series]
+    message: Callable[[pd.Series], str]
+    hint: str = ""
+    severity: Severity | None = None  # overrides the rule's own
+    first_per: str | None = None  # report only the first failing row per value of this column
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:.6g}"
+
+
+def _rowwise(fn: Callable[[dict], bool]) -> Callable[[pd.DataFrame], pd.Series]:
+    def check(df: pd.DataFrame) -> pd.Series:
+        return pd.Series([bool(fn(row)) for row in df.to_dict("records")], index=df.index, dtype=bool)
+    return check
+
+
+def _blank(series: pd.Series) -> pd.Series:
+    return series.map(lambda v: is_blank(v) or isinstance(v, ErrorValue)).astype(bool)
+
+
+def _number_problem(raw: object, label: str) -> str:
+    if isinstance(raw, ErrorValue):
+        return f"{label} shows the spreadsheet error {raw}"
+    if is_blank(raw):
+        return f"{label} is blank"
+    return f'{label} "{display(raw)}" is not a number'
+
+
+NUMERIC_TYPES = ("number", "percent", "currency")
+
+
+def _parts_okr(t: Table, rs: RuleSet) -> list[Part]:
+    L = t.label
+    parts: list[Part] = []
+    needs_start = lambda r: r["type_n"] in NUMERIC_TYPES and r["direction_n"] not in ("at least", "at most")
+
+    # owner-present
+    owner_col = "owner" if "owner" in t.columns else "objective_owner" if "objective_owner" in t.columns else None
+    parts.append(Part("owner-present", "items", owner_col, lambda df: ~_blank(df["owner"]),
+                      lambda r: (f"{L('owner')} shows the spreadsheet error {r['owner']}" if isinstance(r["owner"], ErrorValue)
+                                 else f'Key result "{display(r["key_result"])}" has no owner'),
+                      hint="Name the one person accountable for it"
+                      if owner_col else f"The {t.tab} tab has no Owner column: add one"))
+    if "objective_owner" in t.columns:
+        parts.append(Part("owner-present", "objectives", "objective_owner", lambda df: ~_blank(df["objective_owner"]),
+                          lambda r: f'Objective "{display(r["objective"])}" has no owner'))
+
+    # kr-measurable
+    parts += [
+        Part("kr-measurable", "items", "type", lambda df: df["type_n"].notna(),
+             lambda r: f'{L("type")} "{display(r["type"])}" is not one of number, percent, currency, milestone'),
+        Part("kr-measurable", "items", "current",
+             lambda df: (df["type_n"] != "milestone") | df["done"].notna(),
+             lambda r: (f"{L('current')} shows the spreadsheet error {r['current']}" if isinstance(r["current"], ErrorValue)
+                        else f'{L("current")} "{display(r["current"])}" is not a done / not-done value'),
+             hint="Use done, yes or ✓ when achieved; leave empty or no otherwise"),
+    ]
+    for name, needed in (("start", needs_start), ("target", lambda r: r["type_n"] in NUMERIC_TYPES),
+                         ("current", lambda r: r["type_n"] in NUMERIC_TYPES)):
+        parts.append(Part(
+            "kr-measurable", "items", name,
+            _rowwise(lambda r, name=name, needed=needed: not needed(r) or not math.isnan(r[f"{name}_n"])),
+            lambda r, name=name: _number_problem(r[name], L(name)),
+            hint="Type a number (1,200, 45 %, $150,000 work), or set the type to milestone"))
+    parts.append(Part(
+        "kr-measurable", "items", "target",
+        _rowwise(lambda r: not needs_start(r) or r["start_n"] != r["target_n"]),
+        lambda r: f"{L('target')} {display(r['target'])} equals {L('start')} {display(r['start'])}, so progress cannot be measured"))
+
+    # kr-direction
+    def direction_agrees(r) -> bool:
+        d = r["direction_n"]
+        if d is None or math.isnan(r["start_n"]) or math.isnan(r["target_n"]) or is_blank(r["direction"]):
+            return True
+        return not ((d == "increase" and r["target_n"] < r["start_n"]) or (d == "decrease" and r["target_n"] > r["start_n"]))
+
+    parts += [
+        Part("kr-direction", "items", "direction", lambda df: df["direction_n"].notna(),
+             lambda r: f'{L("direction")} "{display(r["direction"])}" is not one of increase, decrease, at least, at most'),
+        Part("kr-direction", "items", "direction", _rowwise(direction_agrees),
+             lambda r: (f"{L('direction')} is {r['direction_n']} but {L('target')} {display(r['target'])} lies "
+                        f"{'below' if r['direction_n'] == 'increase' else 'above'} {L('start')} {display(r['start'])}"),
+             hint="Fix the direction, or swap start and target"),
+    ]
+
+    # krs-per-objective, objectives-per-team
+    kmin, kmax = rs.get("krs-per-objective").params["min"], rs.get("krs-per-objective").params["max"]
+    parts.append(Part("krs-per-objective", "objectives", "objective",
+                      lambda df: df["kr_count"].between(kmin, kmax),
+                      lambda r: f'Objective "{display(r["objective"])}" has {r["kr_count"]} key result'
+                                f'{"" if r["kr_count"] == 1 else "s"}; aim for {kmin}–{kmax}'))
+    omax = rs.get("objectives-per-team").params["max"]
+
+    def within_team_limit(df: pd.DataFrame) -> pd.Series:
+        rank = df.groupby(["team", "cycle"]).cumcount() + 1
+        return rank <= omax
+
+    parts.append(Part("objectives-per-team", "objectives", "objective", within_team_limit,
+                      lambda r: f"Team {r['team']} has more than {omax} objectives in {r['cycle']}; "
+                                f'"{display(r["objective"])}" is number {omax + 1}',
+                      hint="Keep the few that matter most this cycle", first_per="team_cycle"))
+
+    # time-bound
+    max_days = rs.get("time-bound").params["max_days"]
+    cycle_col = "cycle" if "cycle" in t.columns else None
+    parts += [
+        Part("time-bound", "items", cycle_col, lambda df: df["cycle_error"] == "",
+             lambda r: f"{L('cycle')} cannot be resolved: {r['cycle_error']}"),
+        Part("time-bound", "items", cycle_col,
+             _rowwise(lambda r: r["cycle_c"] is None or r["cycle_c"].days <= max_days),
+             lambda r: f'{L("cycle")} "{r["cycle_c"].label}" spans {r["cycle_c"].days} days; keep cycles to at most {max_days}'),
+        Part("time-bound", "items", "due", _rowwise(lambda r: is_blank(r["due"]) or r["due_d"] is not None),
+             lambda r: (f"{L('due')} shows the spreadsheet error {r['due']}" if isinstance(r["due"], ErrorValue)
+                        else f'{L("due")} "{display(r["due"])}" is not a date'),
+             hint="Use a date cell or YYYY-MM-DD"),
+        Part("time-bound", "items", "due",
+             _rowwise(lambda r: r["due_d"] is None or r["cycle_c"] is None or r["cycle_c"].start <= r["due_d"] <= r["cycle_c"].end),
+             lambda r: f"{L('due')} {r['due_d']} lies outside the cycle {r['cycle_c'].label} "
+                       f"({r['cycle_c'].start}..{r['cycle_c'].end})"),
+    ]
+
+    # values-in-range
+    parts += [
+        Part("values-in-range", "items", "weight", lambda df: df["weight_n"].notna() & (df["weight_n"] > 0),
+             lambda r: (_number_problem(r["weight"], L("weight")) if math.isnan(r["weight_n"])
+                        else f"{L('weight')} {display(r['weight'])} must be greater than 0")),
+        Part("values-in-range", "items", "confidence",
+             _rowwise(lambda r: is_blank(r["confidence"]) or 0 <= r["confidence_n"] <= 10),
+             lambda r: (_number_problem(r["confidence"], L("confidence")) if math.isnan(r["confidence_n"])
+                        else f"{L('confidence')} {display(r['confidence'])} is outside 0–10 (or 0–100 %)")),
+    ]
+    for name in ("start", "target", "current"):
+        parts.append(Part(
+            "values-in-range", "items", name,
+            _rowwise(lambda r, name=name: r["type_n"] != "percent" or math.isnan(r[f"{name}_n"]) or abs(r[f"{name}_n"]) <= 10),
+            lambda r, name=name: f"{L(name)} {display(r[name])} is not a plausible percentage (over 1000 %)"))
+    return parts
+
+
+def _parts_kpi(t: Table, rs: RuleSet) -> list[Part]:
+    L = t.label
+    parts = [
+        Part("owner-present", "items", "owner" if "owner" in t.columns else None, lambda df: ~_blank(df["owner"]),
+             lambda r: (f"{L('owner')} shows the spreadsheet error {r['owner']}" if isinstance(r["owner"], ErrorValue)
+                        else f'KPI "{display(r["kpi"])}" has no owner'),
+             hint="Name the one person accountable for it"),
+        Part("kpi-measurable", "items", "direction", lambda df: df["direction_n"].notna(),
+             lambda r: f'{L("direction")} "{display(r["direction"])}" is not one of higher, lower'),
+        Part("kpi-measurable", "items", "threshold", _rowwise(lambda r: is_blank(r["threshold"]) or not math.isnan(r["threshold_n"])),
+             lambda r: _number_problem(r["threshold"], L("threshold"))),
+    ]
+    for name in ("target", "current"):
+        parts.append(Part("kpi-measurable", "items", name, lambda df, name=name: df[f"{name}_n"].notna(),
+                          lambda r, name=name: _number_problem(r[name], L(name)),
+                          hint="Type a number (1,200, 45 %, $150,000 work)"))
+
+    def threshold_side(r) -> bool:
+        t_, h = r["target_n"], r["threshold_n"]
+        if math.isnan(t_) or math.isnan(h):
+            return True
+        return h <= t_ if r["direction_n"] != "lower" else h >= t_
+
+    parts.append(Part("kpi-threshold", "items", "threshold", _rowwise(threshold_side),
+                      lambda r: f"{L('threshold')} {display(r['threshold'])} lies "
+                                f"{'above' if r['direction_n'] != 'lower' else 'below'} {L('target')} {display(r['target'])}; "
+                                f"for a {r['direction_n'] or 'higher'}-is-better KPI it must lie on the "
+                                f"{'lower' if r['direction_n'] != 'lower' else 'higher'} side"))
+    warn, kmax = rs.get("kpis-per-team").params["warn"], rs.get("kpis-per-team").params["max"]
+
+    def team_rank(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+        return df.groupby("team").cumcount() + 1, df.groupby("team")["kpi"].transform("size")
+
+    parts += [
+        Part("kpis-per-team", "items", "kpi",
+             lambda df: ~((team_rank(df)[0] > warn) & (team_rank(df)[1] <= kmax)),
+             lambda r: f"Team {r['team']} tracks more than {warn} KPIs; \"{display(r['kpi'])}\" is number {warn + 1}",
+             hint=f"Keep {warn} or fewer KPIs per team so each one is watched", first_per="team"),
+        Part("kpis-per-team", "items", "kpi", lambda df: team_rank(df)[0] <= kmax,
+             lambda r: f"Team {r['team']} tracks more than {kmax} KPIs; \"{display(r['kpi'])}\" is number {kmax + 1}",
+             hint=f"Keep at most {kmax} KPIs per team", severity=Severity.ERROR, first_per="team"),
+    ]
+    return parts
+
+
+def parts_for(table: Table, ruleset: RuleSet) -> list[Part]:
+    parts = _parts_okr(table, ruleset) if table.kind == "okr" else _parts_kpi(table, ruleset)
+    return [p for p in parts if ruleset.get(p.rule).enabled]

@@ -1,0 +1,157 @@
+"""The command line: parse, call the library, map outcomes to exit codes (here, in main).
+
+Heavy imports (pandas, pandera) happen inside the commands so that --help answers fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from okrsync import __version__
+from okrsync.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OkrsyncError
+
+log = logging.getLogger("okrsync")
+
+EXIT_CODES = """\b
+Exit codes:
+  0  success (validate: no errors; run: every source synced)
+  1  validation errors found, or a source failed
+  2  usage or configuration error
+  3  another okrsync process holds the history store"""
+
+
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    """-v/-q count wherever they appear, before or after the command name."""
+    if not value:
+        return
+    meta = ctx.find_root().meta
+    meta["okrsync.level"] = meta.get("okrsync.level", 0) + (value if param.name == "verbose" else -value)
+    level = logging.INFO - 10 * meta["okrsync.level"]
+    logging.getLogger("okrsync").setLevel(max(logging.DEBUG, min(level, logging.CRITICAL)))
+
+
+def verbosity_options(f):
+    f = click.option("-q", "--quiet", count=True, expose_value=False, callback=_set_verbosity,
+                     help="Less on stderr: only errors (repeatable).")(f)
+    return click.option("-v", "--verbose", count=True, expose_value=False, callback=_set_verbosity,
+                        help="More detail on stderr (repeatable).")(f)
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("okrsync: %(levelname)s: %(message)s"))
+    root = logging.getLogger("okrsync")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+@click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="okrsync")
+@verbosity_options
+def cli() -> None:
+    """okrsync keeps OKRs and KPIs in spreadsheets: it reads the OKR and KPI tables,
+    validates them against your rules, scores them, and writes scores, coloured
+    statuses and messages back into okrsync's own columns."""
+
+
+def config_option(f):
+    return click.option("-c", "--config", "config_path", metavar="FILE",
+                        help="Configuration file (default: $OKRSYNC_CONFIG, then ./okrsync.toml).")(f)
+
+
+def common_options(f):
+    f = click.option("--today", metavar="YYYY-MM-DD", help="Score as of this date (or set OKRSYNC_TODAY).")(f)
+    f = click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")(f)
+    f = click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")(f)
+    return verbosity_options(config_option(f))
+
+
+def _load(config_path):
+    from okrsync.config import find_config, load_config
+
+    return load_config(find_config(config_path))
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@click.option("--demo", is_flag=True, help="Use the demo workbook (examples and a few deliberate mistakes).")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: str, demo: bool, force: bool) -> None:
+    """Write a starter okrsync.toml, rules/default.yaml and a workbook into DIRECTORY."""
+    from okrsync.starter import init_directory
+
+    for path in init_directory(directory, demo=demo, force=force):
+        click.echo(f"wrote {path}")
+    click.echo(f"next: edit the workbook, then run `okrsync run -c {directory}/okrsync.toml`")
+
+
+@cli.command(epilog=EXIT_CODES)
+@common_options
+def validate(config_path, sources, as_json, today) -> None:
+    """Read and validate every source; print each finding with its cell. Writes nothing."""
+    from okrsync import report, sync
+
+    config = _load(config_path)
+    result = sync.check(config, config.today(today), sources)
+    click.echo(report.as_json(result, "validate") if as_json else report.findings_text(result))
+    if result.failed or any(f.severity.value == "error" for f in result.findings):
+        raise SystemExit(EXIT_FAILED)
+
+
+@cli.command(epilog=EXIT_CODES)
+@common_options
+@click.option("--dry-run", is_flag=True, help="Report what would be written; write and record nothing.")
+def run(config_path, sources, as_json, today, dry_run) -> None:
+    """One full cycle: read, validate, score, write back, record, send due digests."""
+    from okrsync import report, sync
+    from okrsync.store import Store
+
+    config = _load(config_path)
+    day = config.today(today)
+    if dry_run:
+        result = sync.run(config, day, sources, dry_run=True)
+    else:
+        with Store(config.state) as store:
+            result = sync.run(config, day, sources, store=store)
+    if as_json:
+        click.echo(report.as_json(result, "run"))
+    else:
+        click.echo(report.summary_table(result))
+        if dry_run:
+            click.echo("\nwould write:\n" + report.changes_text(result))
+        else:
+            click.echo("")
+            for s in result.sources:
+                click.echo(f"{s.name}: {s.location}" + (f"  (failed: {s.error})" if not s.ok else ""))
+            click.echo(f"history: {config.state}")
+            for where in result.digests:
+                click.echo(f"digest: {where}")
+    for s in result.failed:
+        log.error("%s did not sync: %s", s.name, s.error)
+    if result.failed:
+        raise SystemExit(EXIT_FAILED)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every expected failure becomes one sentence and an exit code."""
+    _setup_logging()
+    try:
+        cli.main(args=argv, prog_name="okrsync", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_FAILED)
+    except OkrsyncError as exc:
+        click.echo(f"okrsync: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(EXIT_OK)

@@ -1,0 +1,338 @@
+"""okrsync.toml: found, loaded and checked, with every path made absolute.
+
+A wrong or missing key is one ConfigError sentence naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from okrsync.errors import ConfigError
+
+CONFIG_ENV = "OKRSYNC_CONFIG"
+TODAY_ENV = "OKRSYNC_TODAY"
+
+OKR_FIELDS = (
+    "cycle", "team", "level", "objective_id", "objective", "objective_owner", "parent",
+    "key_result", "owner", "type", "direction", "start", "target", "current", "weight",
+    "confidence", "due",
+)
+KPI_FIELDS = (
+    "kpi", "team", "owner", "perspective", "unit", "direction", "target", "threshold",
+    "current", "as_of", "frequency", "objective",
+)
+OWNED_DEFAULTS = {
+    "score": "Score",
+    "status": "Status",
+    "objective_score": "Objective score",
+    "trend": "Trend",
+    "check": "Check",
+}
+
+
+@dataclass
+class SourceConfig:
+    name: str
+    excel: Path | None = None
+    google: str | None = None
+    credentials: Path | None = None
+    okr_tab: str = "OKRs"
+    kpi_tab: str = "KPIs"
+    columns: dict[str, str] = field(default_factory=dict)
+    owned_columns: dict[str, str] = field(default_factory=lambda: dict(OWNED_DEFAULTS))
+    backups: int = 3
+
+    @property
+    def location(self) -> str:
+        return str(self.excel) if self.excel else f"https://docs.google.com/spreadsheets/d/{self.google}"
+
+
+@dataclass
+class EmailConfig:
+    sender: str = "okrsync@localhost"
+    smtp: str | None = None
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    outbox: Path = Path("outbox")
+
+
+@dataclass
+class DigestConfig:
+    name: str
+    to: list[str] | str
+    when: str = "mon 08:00"
+    sources: list[str] | None = None
+
+
+@dataclass
+class Config:
+    path: Path
+    timezone: ZoneInfo
+    state: Path
+    rules: list[Path]
+    cycle: str
+    fiscal_year_start: int
+    sources: list[SourceConfig]
+    people: dict[str, str]
+    email: EmailConfig
+    digests: list[DigestConfig]
+    sync_every: str
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        known = ", ".join(s.name for s in self.sources)
+        raise ConfigError(f'There is no source named "{name}" in {self.path} (known: {known}).')
+
+    def today(self, override: str | dt.date | None = None) -> dt.date:
+        """The run's date: --today, then OKRSYNC_TODAY, then today in the configured timezone."""
+        value = override if override is not None else os.environ.get(TODAY_ENV)
+        if isinstance(value, dt.date):
+            return value
+        if value:
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ConfigError(f'"{value}" is not a date; --today and {TODAY_ENV} take YYYY-MM-DD.') from None
+        return dt.datetime.now(self.timezone).date()
+
+
+def find_config(explicit: str | os.PathLike | None) -> Path:
+    if explicit:
+        path = Path(explicit)
+    elif os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    else:
+        path = Path("okrsync.toml")
+    if not path.is_file():
+        how = "--config" if explicit else (CONFIG_ENV if os.environ.get(CONFIG_ENV) else "./okrsync.toml")
+        raise ConfigError(
+            f"No configuration file at {path} (from {how}); create one with `okrsync init` "
+            "or point --config at it."
+        )
+    return path.resolve()
+
+
+class _Checker:
+    """Reads one TOML table, refusing unknown keys and wrong types with the key named."""
+
+    def __init__(self, path: Path, table: dict, where: str = ""):
+        self.path, self.table, self.where = path, table, where
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.where}{name}"
+
+    def fail(self, name: str, problem: str) -> ConfigError:
+        return ConfigError(f"Configuration key `{self.key(name)}` in {self.path} {problem}.")
+
+    def get(self, name: str, kind: type | tuple, default=None, required: bool = False):
+        self.seen.add(name)
+        if name not in self.table:
+            if required:
+                raise self.fail(name, "is missing")
+            return default
+        value = self.table[name]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            names = names.replace("str", "a string").replace("int", "a whole number")
+            names = names.replace("list", "a list").replace("dict", "a table")
+            raise self.fail(name, f"must be {names}, not {value!r}")
+        return value
+
+    def path_value(self, name: str, default: str | None = None) -> Path | None:
+        value = self.get(name, str, default)
+        if value is None:
+            return None
+        path = Path(os.path.expanduser(value))
+        return path if path.is_absolute() else (self.path.parent / path).resolve()
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.seen)
+        if unknown:
+            raise self.fail(unknown[0], "is not a known setting (check its spelling)")
+
+
+def _string_table(check: _Checker, name: str, allowed: tuple[str, ...] | None) -> dict[str, str]:
+    table = check.get(name, dict, {})
+    for key, value in table.items():
+        if allowed is not None and key not in allowed:
+            raise ConfigError(
+                f"Configuration key `{check.key(name)}.{key}` in {check.path} is not a column "
+                f"okrsync knows (one of: {', '.join(allowed)})."
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                f"Configuration key `{check.key(name)}.{key}` in {check.path} must be a non-empty string."
+            )
+    return dict(table)
+
+
+def _source(path: Path, raw: object, index: int, default_backups: int) -> SourceConfig:
+    where = f"sources[{index}]."
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Configuration key `sources[{index}]` in {path} must be a table ([[sources]]).")
+    check = _Checker(path, raw, where)
+    name = check.get("name", str, required=True)
+    excel = check.path_value("excel")
+    google = check.get("google", str)
+    if (excel is None) == (google is None):
+        raise check.fail("excel", "or `google` must be given, exactly one of them")
+    if excel is not None and excel.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise check.fail("excel", f"must name an .xlsx workbook, not {excel.name}")
+    owned = dict(OWNED_DEFAULTS)
+    owned.update(_string_table(check, "owned_columns", tuple(OWNED_DEFAULTS)))
+    source = SourceConfig(
+        name=name,
+        excel=excel,
+        google=google,
+        credentials=check.path_value("credentials"),
+        okr_tab=check.get("okr_tab", str, "OKRs"),
+        kpi_tab=check.get("kpi_tab", str, "KPIs"),
+        columns=_string_table(check, "columns", tuple(dict.fromkeys(OKR_FIELDS + KPI_FIELDS))),
+        owned_columns=owned,
+        backups=check.get("backups", int, default_backups),
+    )
+    if source.backups < 0:
+        raise check.fail("backups", "must be 0 (no backups) or more")
+    check.done()
+    return source
+
+
+def load_config(path: Path) -> Config:
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+    check = _Checker(path, raw)
+
+    tz_name = check.get("timezone", str)
+    try:
+        timezone = ZoneInfo(tz_name) if tz_name else _local_zone()
+    except (ZoneInfoNotFoundError, ValueError):
+        raise check.fail("timezone", f'names no known time zone ("{tz_name}"; e.g. "Europe/Berlin")') from None
+
+    rules = check.get("rules", list, None)
+    rule_paths = []
+    if rules is None:
+        from okrsync.resources import default_rules
+
+        rule_paths = [default_rules()]
+    else:
+        for item in rules:
+            if not isinstance(item, str):
+                raise check.fail("rules", "must be a list of file names")
+            rule_path = Path(item) if Path(item).is_absolute() else (path.parent / item).resolve()
+            if not rule_path.is_file():
+                raise check.fail("rules", f"names {rule_path}, which does not exist")
+            rule_paths.append(rule_path)
+
+    fiscal = check.get("fiscal_year_start", int, 1)
+    if not 1 <= fiscal <= 12:
+        raise check.fail("fiscal_year_start", "must be a month number from 1 to 12")
+    cycle = check.get("cycle", str, "auto")
+    from okrsync.cycles import CycleError, parse_cycle
+
+    try:
+        parse_cycle(cycle, dt.date.today(), fiscal)
+    except CycleError as exc:
+        raise check.fail("cycle", f"is not a cycle: {exc}") from None
+
+    backups = 3
+    raw_sources = check.get("sources", list, [])
+    sources = [_source(path, item, i, backups) for i, item in enumerate(raw_sources)]
+    if not sources:
+        raise check.fail("sources", "is missing: add at least one [[sources]] table")
+    names = [s.name for s in sources]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise check.fail("sources", f'names the source "{duplicate}" twice')
+
+    people = _string_table(check, "people", None)
+    email = _email(path, check.get("email", dict, {}))
+    digests = [_digest(path, item, i, names) for i, item in enumerate(check.get("digests", list, []))]
+    worker = _Checker(path, check.get("worker", dict, {}), "worker.")
+    sync_every = worker.get("sync_every", str, "15m")
+    worker.done()
+
+    config = Config(
+        path=path,
+        timezone=timezone,
+        state=check.path_value("state", "okrsync.db"),
+        rules=rule_paths,
+        cycle=cycle,
+        fiscal_year_start=fiscal,
+        sources=sources,
+        people=people,
+        email=email,
+        digests=digests,
+        sync_every=sync_every,
+    )
+    check.done()
+    return config
+
+
+def _email(path: Path, raw: dict) -> EmailConfig:
+    check = _Checker(path, raw, "email.")
+    email = EmailConfig(
+        sender=check.get("from", str, "okrsync@localhost"),
+        smtp=check.get("smtp", str),
+        security=check.get("security", str, "starttls"),
+        username=check.get("username", str),
+        password_env=check.get("password_env", str),
+        outbox=check.path_value("outbox", "outbox"),
+    )
+    if email.security not in ("starttls", "ssl", "none"):
+        raise check.fail("security", f'must be "starttls", "ssl" or "none", not "{email.security}"')
+    check.done()
+    return email
+
+
+def _digest(path: Path, raw: object, index: int, source_names: list[str]) -> DigestConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Configuration key `digests[{index}]` in {path} must be a table ([[digests]]).")
+    check = _Checker(path, raw, f"digests[{index}].")
+    to = check.get("to", (str, list), required=True)
+    if isinstance(to, str) and to != "owners":
+        to = [to]
+    digest = DigestConfig(
+        name=check.get("name", str, required=True),
+        to=to,
+        when=check.get("when", str, "mon 08:00"),
+        sources=check.get("sources", list),
+    )
+    for name in digest.sources or []:
+        if name not in source_names:
+            raise check.fail("sources", f'names "{name}", which is not a configured source')
+    from okrsync.schedule_slots import parse_when
+
+    try:
+        parse_when(digest.when)
+    except ValueError as exc:
+        raise check.fail("when", str(exc)) from None
+    check.done()
+    return digest
+
+
+def _local_zone() -> ZoneInfo:
+    """The machine's time zone, as an IANA zone when it can be found."""
+    name = os.environ.get("TZ")
+    if not name:
+        try:
+            name = os.path.realpath("/etc/localtime").split("zoneinfo/", 1)[1]
+        except (IndexError, OSError):
+            name = "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

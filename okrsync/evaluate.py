@@ -1,0 +1,82 @@
+"""A validated table turned into scored domain items: key results, objectives, KPIs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+from okrsync.cycles import CycleError, parse_cycle
+from okrsync.domain import Finding, Kpi, KeyResult, Objective, Severity
+from okrsync.ruleset import RuleSet
+from okrsync.score import kpi_status, kr_status, objective_status, trend
+from okrsync.table import Table
+from okrsync.values import display, is_blank
+
+# An error from one of these means the key result's numbers cannot be used (SPEC §3).
+BLOCKING_RULES = {"kr-measurable", "kr-direction", "values-in-range", "time-bound"}
+KPI_BLOCKING_RULES = {"kpi-measurable", "kpi-threshold"}
+
+
+@dataclass
+class Evaluation:
+    objectives: list[Objective] = field(default_factory=list)
+    key_results: list[KeyResult] = field(default_factory=list)
+    kpis: list[Kpi] = field(default_factory=list)
+
+
+def _num(value: float) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _blocked_rows(findings: list[Finding], rules: set[str]) -> set[int]:
+    return {f.row for f in findings if f.rule in rules and f.severity is Severity.ERROR and f.row is not None}
+
+
+def evaluate_okrs(table: Table, findings: list[Finding], ruleset: RuleSet, today: dt.date,
+                  default_cycle: str, fiscal_year_start: int) -> Evaluation:
+    blocked = _blocked_rows(findings, BLOCKING_RULES)
+    result = Evaluation()
+    objectives: dict[str, Objective] = {}
+    for o in table.objectives.to_dict("records"):
+        try:
+            cycle = parse_cycle(o["cycle"] or default_cycle, today, fiscal_year_start)
+        except CycleError:
+            cycle = None
+        objectives[o["key"]] = Objective(
+            key=o["key"], text=display(o["objective"]), team=o["team"],
+            owner="" if is_blank(o["objective_owner"]) else display(o["objective_owner"]),
+            cycle=cycle, first_row=int(o["row"]))
+    for r in table.items.to_dict("records"):
+        kr = KeyResult(
+            row=int(r["row"]), objective_key=r["objective_key"], text=display(r["key_result"]),
+            owner="" if is_blank(r["owner"]) else display(r["owner"]), type=r["type_n"] or "number",
+            direction=r["direction_n"] or "increase", start=_num(r["start_n"]), target=_num(r["target_n"]),
+            current=_num(r["current_n"]), done=r["done"], weight=_num(r["weight_n"]) or 1.0,
+            confidence=_num(r["confidence_n"]), cycle=r["cycle_c"], due=r["due_d"],
+            scorable=int(r["row"]) not in blocked and r["type_n"] is not None and r["direction_n"] is not None,
+        )
+        kr.score, kr.status = kr_status(kr, today, ruleset.green, ruleset.yellow)
+        objectives[kr.objective_key].key_results.append(kr)
+        result.key_results.append(kr)
+    for objective in objectives.values():
+        objective.score, objective.status = objective_status(objective, today, ruleset.green, ruleset.yellow)
+    result.objectives = list(objectives.values())
+    return result
+
+
+def evaluate_kpis(table: Table, findings: list[Finding], ruleset: RuleSet,
+                  previous: dict[str, float]) -> Evaluation:
+    blocked = _blocked_rows(findings, KPI_BLOCKING_RULES)
+    result = Evaluation()
+    for r in table.items.to_dict("records"):
+        kpi = Kpi(
+            row=int(r["row"]), key=r["key"], name=display(r["kpi"]), team=r["team"],
+            owner="" if is_blank(r["owner"]) else display(r["owner"]), direction=r["direction_n"] or "",
+            target=_num(r["target_n"]), threshold=_num(r["threshold_n"]), current=_num(r["current_n"]),
+            usable=int(r["row"]) not in blocked,
+        )
+        kpi.status = kpi_status(kpi, ruleset.kpi_tolerance)
+        kpi.trend = trend(kpi.current, previous.get(kpi.key))
+        result.kpis.append(kpi)
+    return result

@@ -1,0 +1,116 @@
+"""The write plan: what every owned cell should show, reduced to the cells that differ from
+what the sheet shows now, after checking that no owned column holds someone else's data."""
+
+from __future__ import annotations
+
+from okrsync.domain import GREEN, RED, STATUS_COLOURS, Finding, Severity
+from okrsync.errors import SourceError
+from okrsync.evaluate import Evaluation
+from okrsync.sources import CellChange, Grid
+from okrsync.table import Table
+from okrsync.values import is_blank
+
+OWN_COLOURS = set(STATUS_COLOURS.values())
+
+
+def _check_text(findings: list[Finding]) -> str | None:
+    ordered = sorted(findings, key=lambda f: f.severity.rank)
+    return "; ".join(f.as_check() for f in ordered) or None
+
+
+def desired_cells(table: Table, evaluation: Evaluation, findings: list[Finding]) -> list[CellChange]:
+    """Every owned cell of the table as okrsync would write it."""
+    by_row: dict[int, list[Finding]] = {}
+    for f in findings:
+        if f.row is not None:
+            by_row.setdefault(f.row, []).append(f)
+    cells: list[CellChange] = []
+    tab, owned = table.tab, table.owned
+    last_header = max(table.columns.values())
+    for key in sorted(table.new_owned, key=lambda k: owned[k]):
+        cells.append(CellChange(tab, table.header_row, owned[key], table.owned_headers[key],
+                                like=(table.header_row, last_header)))
+    if table.kind == "okr":
+        first_rows = {o.first_row: o for o in evaluation.objectives}
+        rows_seen = set()
+        for kr in evaluation.key_results:
+            rows_seen.add(kr.row)
+            score = None if kr.score is None else round(kr.score, 2)
+            cells.append(CellChange(tab, kr.row, owned["score"], score, two_decimals=True))
+            cells.append(CellChange(tab, kr.row, owned["status"], kr.status.value, kr.status.colour))
+            objective = first_rows.get(kr.row)
+            if objective is not None:
+                score = None if objective.score is None else round(objective.score, 2)
+                cells.append(CellChange(tab, kr.row, owned["objective_score"], score, objective.status.colour, True))
+            else:
+                cells.append(CellChange(tab, kr.row, owned["objective_score"], None))
+            cells.append(CellChange(tab, kr.row, owned["check"], _check_text(by_row.get(kr.row, []))))
+        # Rows of objectives without key results still get their score and messages.
+        for row, objective in first_rows.items():
+            if row not in rows_seen:
+                cells.append(CellChange(tab, row, owned["objective_score"], None, objective.status.colour))
+                cells.append(CellChange(tab, row, owned["check"], _check_text(by_row.get(row, []))))
+    else:
+        for kpi in evaluation.kpis:
+            cells.append(CellChange(tab, kpi.row, owned["status"], kpi.status.value, kpi.status.colour))
+            good = {"↑": kpi.direction != "lower", "↓": kpi.direction == "lower"}.get(kpi.trend)
+            colour = None if good is None else GREEN if good else RED
+            cells.append(CellChange(tab, kpi.row, owned["trend"], kpi.trend, colour))
+            cells.append(CellChange(tab, kpi.row, owned["check"], _check_text(by_row.get(kpi.row, []))))
+    return cells
+
+
+def _shows(grid: Grid, change: CellChange) -> bool:
+    shown = grid.value(change.row, change.col)
+    if change.value is None:
+        value_ok = is_blank(shown)
+    elif isinstance(change.value, float):
+        value_ok = isinstance(shown, (int, float)) and not isinstance(shown, bool) and abs(shown - change.value) < 1e-9
+    else:
+        value_ok = isinstance(shown, str) and shown == change.value
+    fill = grid.fill(change.row, change.col)
+    fill_ok = fill == change.fill if change.fill else fill not in OWN_COLOURS
+    return value_ok and fill_ok
+
+
+def diff(desired: list[CellChange], grid: Grid) -> list[CellChange]:
+    """Only the cells whose value or colour differs from what the sheet shows."""
+    return [change for change in desired if not _shows(grid, change)]
+
+
+def preflight(table: Table, grid: Grid, adopted: set[str], location: str) -> None:
+    """Refuse to write into an existing owned column that holds data okrsync did not write.
+
+    ``adopted``: owned keys whose columns okrsync created or took over on an earlier run.
+    """
+    rows = [r for r in range(table.header_row + 1, grid.max_row + 1)]
+    for key, col in table.owned.items():
+        if key in table.new_owned or key in adopted:
+            continue
+        for row in rows:
+            if not is_blank(grid.value(row, col)) or grid.formula(row, col):
+                header = table.owned_headers[key]
+                from openpyxl.utils.cell import get_column_letter
+
+                raise SourceError(
+                    f'{location}: column "{header}" ({table.tab}!{get_column_letter(col)}{table.header_row}) '
+                    f"already holds data okrsync did not write (first at {table.tab}!{get_column_letter(col)}{row}); "
+                    f"okrsync will not overwrite it — rename that column, or give okrsync's {key.replace('_', ' ')} "
+                    f'column another header with [sources.owned_columns] {key} = "okrsync {header}".'
+                )
+
+
+def refuse_formulas(changes: list[CellChange], grid: Grid, location: str) -> None:
+    """A formula in an owned cell is someone's work (and the calc chain points at it)."""
+    from openpyxl.utils.cell import get_column_letter
+
+    for change in changes:
+        if grid.formula(change.row, change.col):
+            raise SourceError(
+                f"{location}: {change.tab}!{get_column_letter(change.col)}{change.row} in okrsync's column "
+                "holds a formula; okrsync will not overwrite formulas — clear that cell."
+            )
+
+
+def count(findings: list[Finding], severity: Severity) -> int:
+    return sum(1 for f in findings if f.severity is severity)

@@ -1,0 +1,116 @@
+"""What the commands print: findings grouped by source and tab, run summaries, JSON.
+
+The JSON shape (``--json``) is stable: see the README's "JSON output" section.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+from openpyxl.utils.cell import get_column_letter
+
+from okrsync.domain import Severity
+
+
+
+def findings_text(run) -> str:
+    lines: list[str] = []
+    for source in run.sources:
+        lines.append(f"{source.name} — {source.location}")
+        if not source.ok:
+            lines.append(f"  failed: {source.error}")
+            continue
+        if not source.findings:
+            lines.append("  no findings")
+        tab = None
+        for f in source.findings:
+            if f.tab != tab:
+                tab = f.tab
+                lines.append(f"  {tab}")
+            where = f.where
+            lines.append(f"    {where:<14} {f.severity.value:<8} {f.message} [{f.rule}]")
+            if f.hint:
+                lines.append(f"    {'':<14} {'':<8} hint: {f.hint}")
+    findings = run.findings
+    by_severity = Counter(f.severity for f in findings)
+    by_rule = Counter(f.rule for f in findings)
+    lines.append("")
+    lines.append(
+        f"{by_severity[Severity.ERROR]} error(s), {by_severity[Severity.WARNING]} warning(s), "
+        f"{by_severity[Severity.INFO]} info in {len(run.sources)} source(s)"
+        + (f"; {len(run.failed)} source(s) could not be read" if run.failed else "")
+    )
+    if by_rule:
+        lines.append("by rule: " + ", ".join(f"{rule} {n}" for rule, n in sorted(by_rule.items())))
+    return "\n".join(lines)
+
+
+def summary_table(run) -> str:
+    head = ["source", "objectives", "key results", "KPIs", "on track", "at risk", "off track",
+            "done/achieved", "needs data", "errors", "warnings", "cells written"]
+    rows = []
+    for s in run.sources:
+        if not s.ok:
+            rows.append([s.name, "failed", "", "", "", "", "", "", "", "", "", ""])
+            continue
+        c = s.status_counts()
+        rows.append([
+            s.name, len(s.evaluation.objectives), len(s.evaluation.key_results), len(s.evaluation.kpis),
+            c["On track"], c["At risk"] + c["Partly achieved"], c["Off track"] + c["Missed"],
+            c["Done"] + c["Achieved"], c["Needs data"], s.errors, s.warnings, s.written,
+        ])
+    cells = [head] + [[str(x) for x in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    out = []
+    for i, row in enumerate(cells):
+        out.append("  ".join(v.ljust(w) if j == 0 else v.rjust(w) for j, (v, w) in enumerate(zip(row, widths))))
+        if i == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def changes_text(run) -> str:
+    lines = []
+    for s in run.sources:
+        for c in s.changes:
+            fill = f"  fill #{c.fill}" if c.fill else ""
+            value = "(empty)" if c.value is None else repr(c.value) if isinstance(c.value, float) else c.value
+            lines.append(f"{s.name}  {c.tab}!{get_column_letter(c.col)}{c.row}  ← {value}{fill}")
+    return "\n".join(lines) if lines else "nothing to write: every owned cell already shows the right value"
+
+
+def as_json(run, command: str) -> str:
+    sources = []
+    for s in run.sources:
+        entry = {
+            "name": s.name,
+            "location": s.location,
+            "ok": s.ok,
+            "error": s.error,
+            "counts": {
+                "objectives": len(s.evaluation.objectives),
+                "key_results": len(s.evaluation.key_results),
+                "kpis": len(s.evaluation.kpis),
+                "status": {k: v for k, v in s.status_counts().items() if v},
+                "errors": s.errors,
+                "warnings": s.warnings,
+            },
+            "findings": [f.as_dict() for f in s.findings],
+            "objectives": [{"row": o.first_row, "objective": o.text, "team": o.team, "score": o.score,
+                            "status": o.status.value} for o in s.evaluation.objectives],
+            "key_results": [{"row": k.row, "key_result": k.text, "owner": k.owner, "score": k.score,
+                             "status": k.status.value} for k in s.evaluation.key_results],
+            "kpis": [{"row": k.row, "kpi": k.name, "team": k.team, "status": k.status.value, "trend": k.trend}
+                     for k in s.evaluation.kpis],
+        }
+        if command == "run":
+            entry["cells_to_write"] = len(s.changes)
+            entry["cells_written"] = s.written
+            entry["backup"] = s.backup
+        sources.append(entry)
+    payload = {"command": command, "today": run.today.isoformat(), "sources": sources}
+    if command == "run":
+        payload["run_id"] = run.run_id
+        payload["digests"] = run.digests
+    return json.dumps(payload, indent=2, ensure_ascii=False)

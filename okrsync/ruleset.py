@@ -1,0 +1,191 @@
+"""Rule files: okrsync's own YAML format, read strictly and merged key by key.
+
+A typo must never silently switch a rule off, so an unknown key, an unknown rule id or a
+wrong type is an error naming the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from okrsync.domain import Severity
+from okrsync.errors import RulesError
+
+SEVERITIES = ("error", "warning", "info", "off")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A built-in rule's id, default severity, parameters with defaults, and what it checks."""
+
+    id: str
+    severity: str
+    params: dict[str, float | int]
+    checks: str
+    why: str = ""
+
+
+BUILTIN_RULES = {
+    spec.id: spec
+    for spec in [
+        RuleSpec("owner-present", "error", {}, "every objective, key result and KPI has an owner",
+                 "An OKR without an accountable owner is a wish: one named person keeps it moving."),
+        RuleSpec("kr-measurable", "error", {},
+                 "numeric key results have numeric start, target and current with target ≠ start; "
+                 "milestones a recognisable done / not-done value",
+                 "If you cannot measure it, you cannot tell whether you achieved it."),
+        RuleSpec("kr-direction", "error", {}, "an explicit direction agrees with start → target",
+                 "A key result that says 'increase' but aims lower is scored backwards."),
+        RuleSpec("krs-per-objective", "warning", {"min": 3, "max": 5}, "3–5 key results per objective",
+                 "Fewer than three rarely describe an objective; more than five spread effort thin."),
+        RuleSpec("objectives-per-team", "warning", {"max": 5}, "at most 5 objectives per team per cycle",
+                 "Focus: a team cannot move more than three to five objectives at once."),
+        RuleSpec("time-bound", "error", {"max_days": 366},
+                 "the cycle can be resolved, spans at most max_days, the due date lies inside it",
+                 "Objectives are time-bound: without an end date there is no urgency and no grading."),
+        RuleSpec("values-in-range", "error", {}, "weight > 0, confidence within 0–10, percent values plausible",
+                 "Impossible weights or confidences distort every score computed from them."),
+        RuleSpec("kpi-measurable", "error", {}, "KPIs have a numeric target and current and a known direction",
+                 "A KPI is a measurement: without numbers it has no health to report."),
+        RuleSpec("kpi-threshold", "error", {}, "the threshold lies on the bad side of the target",
+                 "A red threshold on the good side of the target would never turn red."),
+        RuleSpec("kpis-per-team", "warning", {"warn": 8, "max": 12},
+                 "more than warn KPIs per team warns; more than max is an error",
+                 "Eight to twelve KPIs per team is what people can watch; more become noise."),
+    ]
+}
+
+
+@dataclass
+class RuleSetting:
+    severity: str
+    params: dict[str, float | int]
+
+    @property
+    def enabled(self) -> bool:
+        return self.severity != "off"
+
+    @property
+    def level(self) -> Severity:
+        return Severity(self.severity)
+
+
+@dataclass
+class RuleSet:
+    rules: dict[str, RuleSetting]
+    green: float = 0.7
+    yellow: float = 0.4
+    kpi_tolerance: float = 0.10
+    files: list[Path] = field(default_factory=list)
+
+    def get(self, rule_id: str) -> RuleSetting:
+        return self.rules[rule_id]
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+class _Reader:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, node: yaml.Node, key: str, problem: str) -> RulesError:
+        return RulesError(f"{self.path}, line {node.start_mark.line + 1}: `{key}` {problem}.")
+
+    def mapping(self, node: yaml.Node, key: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, key, "must be a mapping of keys to values")
+        out, seen = [], set()
+        for key_node, value_node in node.value:
+            name = str(key_node.value)
+            if name in seen:
+                raise self.fail(key_node, f"{key}.{name}" if key else name, "appears twice")
+            seen.add(name)
+            out.append((name, key_node, value_node))
+        return out
+
+    def number(self, node: yaml.Node, key: str, whole: bool = False) -> float | int:
+        value = yaml.safe_load(yaml.serialize(node)) if isinstance(node, yaml.ScalarNode) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+            raise self.fail(node, key, f"must be {'a whole number' if whole else 'a number'}, not {node.value!r}")
+        return value
+
+
+def load_rules(paths: list[Path]) -> RuleSet:
+    settings = {rid: RuleSetting(spec.severity, dict(spec.params)) for rid, spec in BUILTIN_RULES.items()}
+    ruleset = RuleSet(settings, files=list(paths))
+    for path in paths:
+        _merge(ruleset, Path(path))
+    if not ruleset.yellow <= ruleset.green:
+        raise RulesError(f"scoring.bands: yellow ({ruleset.yellow}) must not exceed green ({ruleset.green}).")
+    return ruleset
+
+
+def _merge(ruleset: RuleSet, path: Path) -> None:
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise RulesError(f"Cannot read rule file {path}: {exc.strerror}.") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise RulesError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}).") from None
+    if root is None:
+        return
+    r = _Reader(path)
+    for name, key_node, value in r.mapping(root, ""):
+        if name == "scoring":
+            for sub, sub_key, sub_value in r.mapping(value, "scoring"):
+                if sub != "bands":
+                    raise r.fail(sub_key, f"scoring.{sub}", "is not a known key (known: bands)")
+                for band, band_key, band_value in r.mapping(sub_value, "scoring.bands"):
+                    if band not in ("green", "yellow"):
+                        raise r.fail(band_key, f"scoring.bands.{band}", "is not a band (green, yellow)")
+                    number = r.number(band_value, f"scoring.bands.{band}")
+                    if not 0 <= number <= 1:
+                        raise r.fail(band_value, f"scoring.bands.{band}", "must lie between 0 and 1")
+                    setattr(ruleset, band, float(number))
+        elif name == "kpi":
+            for sub, sub_key, sub_value in r.mapping(value, "kpi"):
+                if sub != "tolerance":
+                    raise r.fail(sub_key, f"kpi.{sub}", "is not a known key (known: tolerance)")
+                number = r.number(sub_value, "kpi.tolerance")
+                if not 0 <= number <= 1:
+                    raise r.fail(sub_value, "kpi.tolerance", "must lie between 0 and 1 (0.1 = 10 %)")
+                ruleset.kpi_tolerance = float(number)
+        elif name == "rules":
+            for rule_id, rule_key, rule_value in r.mapping(value, "rules"):
+                if rule_id not in BUILTIN_RULES:
+                    raise r.fail(rule_key, f"rules.{rule_id}", "is not a known rule id" + _suggest(rule_id, BUILTIN_RULES))
+                _merge_rule(r, ruleset.rules[rule_id], BUILTIN_RULES[rule_id], rule_value, rule_id)
+        else:
+            raise r.fail(key_node, name, "is not a known key (known: scoring, kpi, rules)" + _suggest(name, ("scoring", "kpi", "rules")))
+
+
+def _merge_rule(r: _Reader, setting: RuleSetting, spec: RuleSpec, node: yaml.Node, rule_id: str) -> None:
+    if isinstance(node, yaml.ScalarNode):  # shorthand: `owner-present: warning`
+        entries = [("severity", node, node)]
+    else:
+        entries = r.mapping(node, f"rules.{rule_id}")
+    for key, key_node, value in entries:
+        full = f"rules.{rule_id}.{key}"
+        if key == "severity":
+            if not isinstance(value, yaml.ScalarNode) or str(value.value) not in SEVERITIES:
+                raise r.fail(value, full, f"must be one of {', '.join(SEVERITIES)}, not {value.value!r}")
+            setting.severity = str(value.value)
+        elif key in spec.params:
+            number = r.number(value, full, whole=isinstance(spec.params[key], int))
+            if number < 0:
+                raise r.fail(value, full, "must not be negative")
+            setting.params[key] = number
+        else:
+            known = ", ".join(["severity", *spec.params])
+            raise r.fail(key_node, full, f"is not a parameter of {rule_id} (known: {known})" + _suggest(key, ["severity", *spec.params]))

@@ -1,0 +1,68 @@
+"""Sources: where tables are read from and owned cells written to (Excel or Google).
+
+Each source offers the same small interface, so nothing past this package knows which
+kind it talks to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from okrsync.config import SourceConfig
+
+
+@dataclass
+class Grid:
+    """One tab as the sheet shows it: values by (row, column), 1-based, and merged ranges."""
+
+    tab: str
+    values: dict[tuple[int, int], object]
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # min_col, min_row, max_col, max_row
+    fill: Callable[[int, int], str | None] = lambda row, col: None  # RRGGBB of a cell's fill
+    formula: Callable[[int, int], bool] = lambda row, col: False
+
+    def value(self, row: int, col: int) -> object:
+        return self.values.get((row, col))
+
+    @property
+    def max_row(self) -> int:
+        return max((r for r, _ in self.values), default=0)
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """An owned cell to write: its value (None = empty), fill (RRGGBB, or None for none of
+    okrsync's), whether it is a two-decimal number, and which cell's look a new header takes."""
+
+    tab: str
+    row: int
+    col: int
+    value: object
+    fill: str | None = None
+    two_decimals: bool = False
+    like: tuple[int, int] | None = None
+
+
+class Source(Protocol):
+    name: str
+    location: str
+
+    def read(self, tabs: list[str]) -> dict[str, Grid]:
+        """The grids of those ``tabs`` that exist."""
+
+    def tab_names(self) -> list[str]:
+        """Every tab of the spreadsheet, in order."""
+
+    def write(self, changes: list[CellChange]) -> int:
+        """Write ``changes`` (already reduced to what differs); returns cells written."""
+
+
+def open_source(config: SourceConfig) -> Source:
+    if config.excel is not None:
+        from okrsync.sources.excel import ExcelSource
+
+        return ExcelSource(config)
+    from okrsync.errors import SourceError
+
+    raise SourceError(f'Source "{config.name}": Google Sheets sources are not available in this version yet.')

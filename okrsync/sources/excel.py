@@ -1,0 +1,71 @@
+"""The Excel (.xlsx) source: reads through okrsync.xlsx and writes surgically."""
+
+from __future__ import annotations
+
+from okrsync.config import SourceConfig
+from okrsync.domain import STATUS_COLOURS
+from okrsync.errors import WorkbookError
+from okrsync.sources import CellChange, Grid
+from okrsync.xlsx.sheet import Write
+from okrsync.xlsx.styles import NO_FILL, SCORE_FORMAT_ID
+from okrsync.xlsx.workbook import Workbook
+
+OWN_COLOURS = {colour for colour in STATUS_COLOURS.values()}
+
+
+class ExcelSource:
+    def __init__(self, config: SourceConfig):
+        self.config = config
+        self.name = config.name
+        self.location = str(config.excel)
+        self._workbook: Workbook | None = None
+        self._cells: dict[str, dict] = {}
+        self.last_backup = None
+
+    @property
+    def workbook(self) -> Workbook:
+        if self._workbook is None:
+            self._workbook = Workbook(self.config.excel)
+        return self._workbook
+
+    def tab_names(self) -> list[str]:
+        return self.workbook.tabs
+
+    def read(self, tabs: list[str]) -> dict[str, Grid]:
+        grids = {}
+        styles = self.workbook.styles
+        for tab in tabs:
+            if tab not in self.workbook.tabs:
+                continue
+            cells, merges = self.workbook.read(tab)
+            self._cells[tab] = cells
+            grids[tab] = Grid(
+                tab=tab,
+                values={key: cell.value for key, cell in cells.items() if cell.value is not None},
+                merges=merges,
+                fill=lambda r, c, cells=cells: styles.fill_of(cells[(r, c)].style) if (r, c) in cells else None,
+                formula=lambda r, c, cells=cells: (r, c) in cells and cells[(r, c)].formula,
+            )
+        return grids
+
+    def write(self, changes: list[CellChange]) -> int:
+        styles = self.workbook.styles
+        by_tab: dict[str, list[Write]] = {}
+        for change in changes:
+            cells = self._cells.get(change.tab)
+            if cells is None:
+                raise WorkbookError(f"{self.location}: tab {change.tab} was not read before writing")
+            base_at = change.like or (change.row, change.col)
+            base = cells[base_at].style if base_at in cells else 0
+            if change.fill is not None:
+                fill = change.fill
+            elif styles.fill_of(base) in OWN_COLOURS:
+                fill = NO_FILL  # a status colour okrsync set earlier, no longer wanted
+            else:
+                fill = None
+            number = SCORE_FORMAT_ID if change.two_decimals else None
+            style = styles.derive(base, fill, number) if (fill is not None or number is not None) else base
+            by_tab.setdefault(change.tab, []).append(Write(change.row, change.col, change.value, style))
+        result = self.workbook.write(by_tab, backups=self.config.backups)
+        self.last_backup = result.backup
+        return result.cells

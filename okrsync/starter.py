@@ -1,0 +1,70 @@
+"""``okrsync init``: a starter configuration, the default rules and a workbook."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from okrsync.errors import ConfigError
+from okrsync.resources import default_rules, sheet_template
+
+STARTER_CONFIG = """\
+# okrsync configuration — see the README's "Configuration" section for every key.
+timezone = "{timezone}"
+state = "okrsync.db"                  # history store (SQLite), next to this file
+rules = ["rules/default.yaml"]
+cycle = "auto"                        # cycle for rows without one: auto = the current quarter
+
+[[sources]]
+name = "{name}"
+excel = "{workbook}"
+okr_tab = "OKRs"
+kpi_tab = "KPIs"
+# [sources.columns]                   # canonical name = the header your sheet uses
+# owner = "Eng Owner"
+# [sources.owned_columns]             # headers of the columns okrsync writes
+# status = "okrsync status"
+
+[email]
+from = "okrsync@example.com"
+outbox = "outbox"                     # no smtp set: digests are written here as .eml files
+# smtp = "smtp.example.com:587"
+# security = "starttls"
+# username = "okrsync"
+# password_env = "OKRSYNC_SMTP_PASSWORD"
+
+[[digests]]
+name = "leaders"
+to = ["leaders@example.com"]
+when = "mon 08:00"
+"""
+
+
+def init_directory(directory: str | Path, demo: bool = False, force: bool = False) -> list[Path]:
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    workbook_name = "demo.xlsx" if demo else "okrs.xlsx"
+    files = {
+        target / "okrsync.toml": None,
+        target / "rules" / "default.yaml": default_rules(),
+        target / workbook_name: sheet_template("demo.xlsx" if demo else "okrsync.xlsx"),
+    }
+    existing = [p for p in files if p.exists()]
+    if existing and not force:
+        raise ConfigError(f"{existing[0]} already exists; okrsync init leaves it alone (use --force to overwrite).")
+    written = []
+    for path, origin in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if origin is None:
+            path.write_text(STARTER_CONFIG.format(
+                timezone=_timezone_name(), name="demo" if demo else "team", workbook=workbook_name), "utf-8")
+        else:
+            shutil.copyfile(origin, path)
+        written.append(path)
+    return written
+
+
+def _timezone_name() -> str:
+    from okrsync.config import _local_zone
+
+    return _local_zone().key

@@ -1,0 +1,203 @@
+"""The history store (SQLite): runs, per-item snapshots, findings, owned columns, KPI values,
+digests sent. One okrsync process works on a store at a time (a file lock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import os
+import socket
+import sqlite3
+from pathlib import Path
+
+from okrsync.errors import ConfigError, StoreLocked
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    command TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    today TEXT NOT NULL,
+    outcome TEXT,
+    duration REAL
+);
+CREATE TABLE IF NOT EXISTS source_runs (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    source TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    error TEXT,
+    errors INTEGER NOT NULL DEFAULT 0,
+    warnings INTEGER NOT NULL DEFAULT 0,
+    cells_written INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    source TEXT NOT NULL,
+    kind TEXT NOT NULL,          -- objective | key_result | kpi
+    key TEXT NOT NULL,
+    label TEXT NOT NULL,
+    team TEXT,
+    owner TEXT,
+    score REAL,
+    status TEXT NOT NULL,
+    current REAL,
+    row INTEGER
+);
+CREATE INDEX IF NOT EXISTS snapshots_by_item ON snapshots (source, kind, key, run_id);
+CREATE TABLE IF NOT EXISTS findings (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    source TEXT NOT NULL,
+    tab TEXT, cell TEXT, row INTEGER,
+    rule TEXT NOT NULL, severity TEXT NOT NULL, message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS owned_columns (
+    source TEXT NOT NULL, tab TEXT NOT NULL, owned TEXT NOT NULL, header TEXT NOT NULL,
+    PRIMARY KEY (source, tab, owned)
+);
+CREATE TABLE IF NOT EXISTS kpi_values (
+    source TEXT NOT NULL, key TEXT NOT NULL,
+    last REAL, previous REAL,     -- the latest value and the one before it changed
+    PRIMARY KEY (source, key)
+);
+CREATE TABLE IF NOT EXISTS digests_sent (
+    digest TEXT NOT NULL, period TEXT NOT NULL, recipient TEXT NOT NULL,
+    message_id TEXT NOT NULL, sent_at TEXT NOT NULL,
+    PRIMARY KEY (digest, period, recipient)
+);
+"""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    def __init__(self, path: Path, lock: bool = True):
+        self.path = Path(path)
+        self._lock_handle = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if lock:
+                self._lock()
+            self.db = sqlite3.connect(self.path)
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"The history store {self.path} cannot be used: {exc}.") from None
+        except OSError as exc:
+            raise ConfigError(f"The history store {self.path} cannot be opened: {exc.strerror}.") from None
+
+    def _lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        handle = open(lock_path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StoreLocked(f"Another okrsync ({holder}) is working on {self.path}; try again when it has finished.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}")
+        handle.flush()
+        self._lock_handle = handle
+
+    def close(self) -> None:
+        self.db.close()
+        if self._lock_handle:
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def start_run(self, command: str, today: dt.date) -> int:
+        cur = self.db.execute("INSERT INTO runs (command, started_at, today) VALUES (?, ?, ?)",
+                              (command, _now(), today.isoformat()))
+        self.db.commit()
+        return cur.lastrowid
+
+    def finish_run(self, run_id: int, outcome: str, duration: float) -> None:
+        self.db.execute("UPDATE runs SET finished_at = ?, outcome = ?, duration = ? WHERE id = ?",
+                        (_now(), outcome, duration, run_id))
+        self.db.commit()
+
+    def record_source(self, run_id: int, result) -> None:
+        """One source's outcome, its items and findings (``result``: sync.SourceResult)."""
+        with self.db:
+            self.db.execute(
+                "INSERT INTO source_runs (run_id, source, ok, error, errors, warnings, cells_written) VALUES (?,?,?,?,?,?,?)",
+                (run_id, result.name, int(result.ok), result.error, result.errors, result.warnings, result.written))
+            rows = []
+            for o in result.evaluation.objectives:
+                rows.append((run_id, result.name, "objective", o.key, o.text, o.team, o.owner, o.score, o.status.value, None, o.first_row))
+            for kr in result.evaluation.key_results:
+                rows.append((run_id, result.name, "key_result", f"{kr.objective_key}|{kr.text}", kr.text, None, kr.owner,
+                             kr.score, kr.status.value, kr.current, kr.row))
+            for k in result.evaluation.kpis:
+                rows.append((run_id, result.name, "kpi", k.key, k.name, k.team, k.owner, None, k.status.value, k.current, k.row))
+            self.db.executemany("INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self.db.executemany(
+                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?)",
+                [(run_id, f.source, f.tab, f.cell, f.row, f.rule, f.severity.value, f.message) for f in result.findings])
+
+    def snapshots(self, run_id: int) -> list[dict]:
+        cur = self.db.execute("SELECT * FROM snapshots WHERE run_id = ?", (run_id,))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur]
+
+    def last_run(self) -> dict | None:
+        cur = self.db.execute("SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row)) if row else None
+
+    # -- owned columns and KPI values --------------------------------------------------------
+
+    def adopted_columns(self, source: str, tab: str) -> dict[str, str]:
+        cur = self.db.execute("SELECT owned, header FROM owned_columns WHERE source = ? AND tab = ?", (source, tab))
+        return dict(cur.fetchall())
+
+    def adopt_columns(self, source: str, tab: str, headers: dict[str, str]) -> None:
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO owned_columns VALUES (?,?,?,?)",
+                                [(source, tab, key, header) for key, header in headers.items()])
+
+    def previous_kpi_values(self, source: str, current: dict[str, float | None]) -> dict[str, float]:
+        """For each KPI, the last recorded value that differs from its current one."""
+        cur = self.db.execute("SELECT key, last, previous FROM kpi_values WHERE source = ?", (source,))
+        out = {}
+        for key, last, previous in cur:
+            value = current.get(key)
+            out[key] = last if value is not None and last is not None and value != last else previous
+        return {k: v for k, v in out.items() if v is not None}
+
+    def record_kpi_values(self, source: str, current: dict[str, float | None]) -> None:
+        known = dict(((k, (last, prev)) for k, last, prev in
+                      self.db.execute("SELECT key, last, previous FROM kpi_values WHERE source = ?", (source,))))
+        rows = []
+        for key, value in current.items():
+            if value is None:
+                continue
+            last, previous = known.get(key, (None, None))
+            if value != last:
+                rows.append((source, key, value, last if last is not None else previous))
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO kpi_values VALUES (?,?,?,?)", rows)
+
+    # -- digests ------------------------------------------------------------------------------
+
+    def digest_sent(self, digest: str, period: str, recipient: str) -> bool:
+        cur = self.db.execute("SELECT 1 FROM digests_sent WHERE digest = ? AND period = ? AND recipient = ?",
+                              (digest, period, recipient))
+        return cur.fetchone() is not None
+
+    def record_digest(self, digest: str, period: str, recipient: str, message_id: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO digests_sent VALUES (?,?,?,?,?)",
+                            (digest, period, recipient, message_id, _now()))

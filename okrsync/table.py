@@ -1,0 +1,354 @@
+"""From a grid of cells to an OKR or KPI table: header row, columns, items, parsed values.
+
+Every item keeps its sheet row, so every value can be named by its cell (``OKRs!H7``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+from openpyxl.utils.cell import get_column_letter
+
+from okrsync.config import KPI_FIELDS, OKR_FIELDS, SourceConfig
+from okrsync.cycles import CycleError, parse_cycle
+from okrsync.errors import SourceError
+from okrsync.sources import Grid
+from okrsync.values import display, is_blank, normalise, parse_date, parse_done, parse_number
+
+HEADER_SEARCH_ROWS = 20
+
+_OWNER = ["owner", "kr owner", "responsible", "dri"]
+OKR_ALIASES = {
+    "cycle": ["cycle", "quarter", "period"],
+    "team": ["team", "department", "group"],
+    "level": ["level"],
+    "objective_id": ["objective id", "id", "obj id"],
+    "objective": ["objective", "objectives", "o"],
+    "objective_owner": ["objective owner"],
+    "parent": ["parent", "aligned to", "parent objective", "supports"],
+    "key_result": ["key result", "key results", "kr", "krs"],
+    "owner": _OWNER,
+    "type": ["type", "kr type", "metric type"],
+    "direction": ["direction"],
+    "start": ["start", "baseline", "initial", "from"],
+    "target": ["target", "goal", "to"],
+    "current": ["current", "actual", "value"],
+    "weight": ["weight"],
+    "confidence": ["confidence"],
+    "due": ["due", "due date", "deadline"],
+}
+KPI_ALIASES = {
+    "kpi": ["kpi", "metric", "indicator", "measure"],
+    "team": ["team", "department", "group"],
+    "owner": _OWNER,
+    "perspective": ["perspective"],
+    "unit": ["unit"],
+    "direction": ["direction", "polarity"],
+    "target": ["target", "goal"],
+    "threshold": ["threshold", "red at", "red threshold"],
+    "current": ["current", "actual", "value", "latest"],
+    "as_of": ["as of", "date", "updated"],
+    "frequency": ["frequency"],
+    "objective": ["objective", "linked objective", "supports"],
+}
+KEY_HEADERS = {"okr": ("objective", "key_result"), "kpi": ("kpi",)}
+OWNED = {"okr": ("score", "status", "objective_score", "check"), "kpi": ("status", "trend", "check")}
+# Carried down from an objective's first row to its continuation rows when blank there.
+OBJECTIVE_FIELDS = ("objective_id", "objective_owner", "parent", "level", "team", "cycle")
+
+KR_TYPES = {
+    "number": "number", "numeric": "number", "count": "number",
+    "percent": "percent", "percentage": "percent", "pct": "percent",
+    "currency": "currency", "money": "currency",
+    "milestone": "milestone", "binary": "milestone", "boolean": "milestone", "yesno": "milestone",
+}
+KR_DIRECTIONS = {
+    "increase": "increase", "up": "increase", "grow": "increase",
+    "decrease": "decrease", "down": "decrease", "reduce": "decrease",
+    "atleast": "at least", "stayabove": "at least", "higherisbetter": "at least", "min": "at least",
+    "atmost": "at most", "staybelow": "at most", "lowerisbetter": "at most", "max": "at most",
+}
+KPI_DIRECTIONS = {
+    "higher": "higher", "higherisbetter": "higher", "increase": "higher", "up": "higher",
+    "lower": "lower", "lowerisbetter": "lower", "decrease": "lower", "down": "lower",
+}
+
+
+@dataclass
+class Table:
+    kind: str  # okr | kpi
+    source: str
+    tab: str
+    header_row: int
+    columns: dict[str, int]  # canonical name → column number
+    headers: dict[str, str]  # canonical name → header text as the sheet shows it
+    owned: dict[str, int]  # owned column key → column number (existing or to be added)
+    new_owned: set[str]
+    owned_headers: dict[str, str]
+    items: pd.DataFrame  # one row per key result / KPI
+    objectives: pd.DataFrame = field(default_factory=pd.DataFrame)  # OKR tables only
+
+    def cell(self, name: str, row: int) -> str:
+        """The reference of a canonical column's cell in a sheet row, e.g. ``H7``."""
+        col = self.columns.get(name)
+        return f"{get_column_letter(col)}{row}" if col else ""
+
+    def label(self, name: str) -> str:
+        return self.headers.get(name) or name.replace("_", " ").capitalize()
+
+
+@dataclass
+class ReadContext:
+    today: dt.date
+    default_cycle: str
+    fiscal_year_start: int
+
+
+def _header_map(kind: str, columns: dict[str, str]) -> dict[str, str]:
+    aliases = OKR_ALIASES if kind == "okr" else KPI_ALIASES
+    fields = OKR_FIELDS if kind == "okr" else KPI_FIELDS
+    mapping = {normalise(alias): name for name, names in aliases.items() for alias in names}
+    for name, header in columns.items():
+        if name in fields:
+            for key in [k for k, v in mapping.items() if v == name]:
+                del mapping[key]  # the mapped header replaces the defaults
+            mapping[normalise(header)] = name
+    return mapping
+
+
+def find_header(grid: Grid, kind: str, config: SourceConfig) -> tuple[int, dict[str, int], dict[str, str]] | None:
+    mapping = _header_map(kind, config.columns)
+    top: dict[int, list[tuple[int, object]]] = {}
+    for (r, col), value in grid.values.items():
+        if r <= HEADER_SEARCH_ROWS and isinstance(value, str):
+            top.setdefault(r, []).append((col, value))
+    for row in range(1, HEADER_SEARCH_ROWS + 1):
+        found: dict[str, int] = {}
+        texts: dict[str, str] = {}
+        for col, value in sorted(top.get(row, [])):
+            name = mapping.get(normalise(value))
+            if name and name not in found:  # a duplicate header: the first one counts
+                found[name] = col
+                texts[name] = value.strip()
+        if all(key in found for key in KEY_HEADERS[kind]):
+            return row, found, texts
+    return None
+
+
+def _header_row_values(grid: Grid, row: int) -> dict[int, object]:
+    return {c: v for (r, c), v in grid.values.items() if r == row}
+
+
+def _filled_merges(grid: Grid, header_row: int) -> dict[tuple[int, int], object]:
+    """Values of vertically merged ranges below the header, copied into every cell they cover."""
+    filled = {}
+    for min_col, min_row, max_col, max_row in grid.merges:
+        if min_row <= header_row or max_row == min_row:
+            continue
+        value = grid.value(min_row, min_col)
+        for r in range(min_row, max_row + 1):
+            for c in range(min_col, max_col + 1):
+                filled[(r, c)] = value
+    return filled
+
+
+def read_table(grid: Grid, kind: str, config: SourceConfig, context: ReadContext) -> Table:
+    located = find_header(grid, kind, config)
+    if located is None:
+        keys = " and ".join(f'"{k.replace("_", " ").capitalize()}"' for k in KEY_HEADERS[kind])
+        raise SourceError(
+            f'{config.location}: tab {grid.tab} has no header row with {keys} in its first '
+            f"{HEADER_SEARCH_ROWS} rows (map other header names in [sources.columns])."
+        )
+    header_row, columns, headers = located
+    owned, new_owned = _owned_columns(grid, kind, header_row, config)
+    merged = _filled_merges(grid, header_row)
+    rows: dict[int, dict[str, object]] = {}
+    wanted = {col: name for name, col in columns.items()}
+    for (r, c), value in grid.values.items():
+        if r > header_row and c in wanted:
+            rows.setdefault(r, {})[wanted[c]] = value
+    for (r, c), value in merged.items():
+        if c in wanted and value is not None:
+            rows.setdefault(r, {})[wanted[c]] = value
+    table = Table(kind, config.name, grid.tab, header_row, columns, headers, owned, new_owned,
+                  {k: config.owned_columns[k] for k in OWNED[kind]}, pd.DataFrame())
+    if kind == "okr":
+        table.items, table.objectives = _okr_items(rows, config, context)
+    else:
+        table.items = _kpi_items(rows, config)
+    return table
+
+
+def _owned_columns(grid: Grid, kind: str, header_row: int, config: SourceConfig) -> tuple[dict[str, int], set[str]]:
+    header = _header_row_values(grid, header_row)
+    by_name = {normalise(v): c for c, v in sorted(header.items(), reverse=True) if isinstance(v, str) and v.strip()}
+    last = max((c for c, v in header.items() if not is_blank(v)), default=0)
+    owned, new = {}, set()
+    for key in OWNED[kind]:
+        col = by_name.get(normalise(config.owned_columns[key]))
+        if col is None:
+            last += 1
+            col = last
+            new.add(key)
+        owned[key] = col
+    return owned, new
+
+
+def _text(value: object) -> str:
+    return "" if is_blank(value) else display(value) if not isinstance(value, str) else value.strip()
+
+
+def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context: ReadContext):
+    items, objectives = [], {}
+    current: dict[str, object] | None = None
+    for row in sorted(rows):
+        values = rows[row]
+        if all(is_blank(v) for v in values.values()):
+            continue
+        starts_objective = not is_blank(values.get("objective"))
+        if starts_objective or current is None:
+            current = {name: values.get(name) for name in OBJECTIVE_FIELDS + ("objective",)}
+            current["row"] = row
+            if is_blank(current.get("team")):
+                current["team"] = config.name
+            team, text = _text(current["team"]), _text(current.get("objective"))
+            cycle_text = _text(current.get("cycle")) or context.default_cycle
+            ident = _text(current.get("objective_id"))
+            current["key"] = f"id:{ident}" if ident else f"{team}|{cycle_text}|{text}"
+            if current["key"] not in objectives:
+                objectives[current["key"]] = {
+                    "key": current["key"], "row": row, "objective": current.get("objective"),
+                    "team": team, "cycle": cycle_text, "objective_id": ident,
+                    "objective_owner": current.get("objective_owner"), "parent": current.get("parent"),
+                    "level": _text(current.get("level")).lower(), "kr_count": 0,
+                }
+        else:
+            for name in OBJECTIVE_FIELDS:
+                if is_blank(values.get(name)):
+                    values[name] = current.get(name)
+        if is_blank(values.get("key_result")):
+            continue
+        item = dict(values)
+        for name in OBJECTIVE_FIELDS + ("objective",):
+            if is_blank(item.get(name)):
+                item[name] = current.get(name)
+        item["row"] = row
+        item["objective_key"] = current["key"]
+        item["objective_row"] = current["row"]
+        item["team"] = _text(item.get("team")) or config.name
+        owner = item.get("owner")
+        item["owner_inherited"] = is_blank(owner) and not is_blank(item.get("objective_owner"))
+        if item["owner_inherited"]:
+            item["owner"] = item.get("objective_owner")
+        objectives[current["key"]]["kr_count"] += 1
+        items.append(_parse_kr(item, context))
+    columns = ["row", "objective_key", "objective_row", *OKR_FIELDS, "owner_inherited", *_KR_PARSED]
+    frame = _frame(items, columns, ("start_n", "target_n", "current_n", "weight_n", "confidence_n"))
+    objective_frame = _frame(
+        list(objectives.values()),
+        ["key", "row", "objective", "team", "cycle", "objective_id", "objective_owner", "parent", "level", "kr_count"],
+        (),
+    )
+    objective_frame["kr_count"] = objective_frame["kr_count"].astype(int)
+    return frame, objective_frame
+
+
+def _frame(items: list[dict], columns: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
+    """Cells stay the Python values the sheet gave (no type guessing); parsed numbers are floats."""
+    frame = pd.DataFrame(items, columns=columns, dtype=object)
+    for name in numeric:
+        frame[name] = frame[name].astype(float)
+    frame["row"] = frame["row"].astype(int)
+    return frame
+
+
+_KR_PARSED = ["type_n", "direction_n", "start_n", "target_n", "current_n", "done", "weight_n",
+              "confidence_n", "due_d", "cycle_c", "cycle_error"]
+
+
+def _number(value: object, percent_kr: bool) -> float:
+    number = parse_number(value)
+    if number is None:
+        return math.nan
+    if number.percent or (percent_kr and abs(number.value) > 1.0):
+        return number.value / 100.0  # "45 %" and 45 in a percent KR both mean 0.45
+    return number.value
+
+
+def _parse_kr(item: dict, context: ReadContext) -> dict:
+    raw_type = item.get("type")
+    type_text = "percent" if _text(raw_type) == "%" else normalise(raw_type)
+    if type_text:
+        kr_type = KR_TYPES.get(type_text)  # None: unknown, reported by kr-measurable
+    elif all(is_blank(item.get(k)) for k in ("start", "target")) and parse_number(item.get("current")) is None \
+            and not is_blank(item.get("current")) and parse_done(item.get("current")) is not None:
+        kr_type = "milestone"  # "done" / "yes" with no numbers beside it
+    else:
+        kr_type = "number"
+    percent = kr_type == "percent"
+    start, target, current = (_number(item.get(k), percent) for k in ("start", "target", "current"))
+    direction_text = normalise(item.get("direction"))
+    if direction_text:
+        direction = KR_DIRECTIONS.get(direction_text)
+    elif not (math.isnan(start) or math.isnan(target)):
+        direction = "decrease" if target < start else "increase"
+    else:
+        direction = "increase"
+    weight = 1.0 if is_blank(item.get("weight")) else _number(item.get("weight"), False)
+    confidence = _confidence(item.get("confidence"))
+    due_raw = item.get("due")
+    due = None if is_blank(due_raw) else parse_date(due_raw)
+    cycle, cycle_error = None, ""
+    try:
+        cycle_text = item.get("cycle")
+        cycle = parse_cycle(context.default_cycle if is_blank(cycle_text) else display(cycle_text),
+                            context.today, context.fiscal_year_start)
+    except CycleError as exc:
+        cycle_error = str(exc)
+    item.update(
+        type_n=kr_type, direction_n=direction, start_n=start, target_n=target, current_n=current,
+        done=parse_done(item.get("current")) if kr_type == "milestone" else None,
+        weight_n=weight, confidence_n=confidence, due_d=due, cycle_c=cycle, cycle_error=cycle_error,
+    )
+    return item
+
+
+def _confidence(raw: object) -> float:
+    """Confidence on a 0-10 scale: 0-1 fractions and 0-100 % are normalised."""
+    number = parse_number(raw)
+    if number is None:
+        return math.nan
+    value = number.value
+    if number.percent:
+        return value / 10.0
+    if 0 < value < 1:
+        return value * 10.0
+    if 10 < value <= 100:
+        return value / 10.0
+    return value
+
+
+def _kpi_items(rows: dict[int, dict[str, object]], config: SourceConfig) -> pd.DataFrame:
+    items = []
+    for row in sorted(rows):
+        values = rows[row]
+        if is_blank(values.get("kpi")):
+            continue
+        item = dict(values)
+        item["row"] = row
+        item["team"] = _text(item.get("team")) or config.name
+        direction_text = normalise(item.get("direction"))
+        item["direction_n"] = KPI_DIRECTIONS.get(direction_text) if direction_text else "higher"
+        for name in ("target", "threshold", "current"):
+            item[f"{name}_n"] = _number(item.get(name), False)
+        as_of = item.get("as_of")
+        item["as_of_d"] = None if is_blank(as_of) else parse_date(as_of)
+        item["key"] = f"{item['team']}|{_text(item.get('kpi'))}"
+        items.append(item)
+    columns = ["row", "key", *KPI_FIELDS, "direction_n", "target_n", "threshold_n", "current_n", "as_of_d"]
+    return _frame(items, columns, ("target_n", "threshold_n", "current_n"))
+

@@ -1,0 +1,123 @@
+"""Turning what people type into cells into numbers, dates, flags and names."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+class ErrorValue(str):
+    """A cell showing a spreadsheet error such as ``#DIV/0!`` or ``#REF!``."""
+
+
+@dataclass(frozen=True)
+class Number:
+    value: float
+    percent: bool  # typed with a % sign
+
+
+_CURRENCY = "$€£¥₹₩₽₺₪CHF"
+_NUMBER_RE = re.compile(
+    r"""^\s*(?P<sign>[-+−])?\s*(?:[$€£¥₹₩₽₺₪]|CHF|USD|EUR|GBP)?\s*
+        (?P<num>\d[\d,' \u00a0\u202f]*(?:\.\d*)?|\.\d+)\s*
+        (?P<suffix>%|[kKmM](?![a-zA-Z])|[^\d%]*)\s*$""",
+    re.VERBOSE,
+)
+_MULTIPLIERS = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}
+
+
+def is_blank(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip()) or (
+        isinstance(raw, float) and math.isnan(raw)
+    )
+
+
+def parse_number(raw: object) -> Number | None:
+    """A number from a cell: 1200, "1,200", "45 %", "$150,000", "2 h", "1.5k". None if not one."""
+    if isinstance(raw, bool) or is_blank(raw) or isinstance(raw, (ErrorValue, dt.date)):
+        return None
+    if isinstance(raw, (int, float)):
+        return Number(float(raw), False) if math.isfinite(raw) else None
+    text = str(raw).strip()
+    if len(text) > 64:  # no number people type is longer; keeps hostile text cheap
+        return None
+    match = _NUMBER_RE.match(text)
+    if not match:
+        return None
+    digits = re.sub(r"[,' \u00a0\u202f]", "", match["num"])
+    try:
+        value = float(digits)
+    except ValueError:
+        return None
+    suffix = match["suffix"].strip()
+    # A trailing unit ("2 h", "15 days") is fine; trailing words that look like another
+    # number or an expression ("10 to 20") are not.
+    if suffix and suffix != "%" and suffix not in _MULTIPLIERS and re.search(r"\d", suffix):
+        return None
+    value *= _MULTIPLIERS.get(suffix, 1.0)
+    if match["sign"] in ("-", "−"):
+        value = -value
+    if not math.isfinite(value):
+        return None
+    return Number(value, suffix == "%")
+
+
+def parse_date(raw: object) -> dt.date | None:
+    """A date from a real date cell or ISO text (2026-12-31); None otherwise."""
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    if isinstance(raw, str) and not isinstance(raw, ErrorValue):
+        text = raw.strip()
+        try:
+            return dt.date.fromisoformat(text[:10]) if len(text) >= 10 else None
+        except ValueError:
+            return None
+    return None
+
+
+DONE_WORDS = {"done", "yes", "y", "true", "1", "✓", "✔", "x", "complete", "completed", "achieved"}
+NOT_DONE_WORDS = {"", "no", "n", "false", "0", "not done", "open", "pending", "todo", "to do",
+                  "in progress", "✗", "✘"}
+
+
+def parse_done(raw: object) -> bool | None:
+    """A milestone's state: True done, False not done, None unrecognisable."""
+    if isinstance(raw, ErrorValue):
+        return None
+    if raw is None:
+        return False
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, (int, float)):
+        return {1: True, 0: False}.get(raw) if raw in (0, 1) else None
+    text = str(raw).strip().lower()
+    if text in DONE_WORDS:
+        return True
+    if text in NOT_DONE_WORDS:
+        return False
+    return None
+
+
+def normalise(text: object) -> str:
+    """Header and keyword matching: case-, space- and punctuation-insensitive."""
+    folded = unicodedata.normalize("NFKC", str(text or "")).casefold()
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+def display(raw: object) -> str:
+    """A cell value as a person would quote it in a message."""
+    if raw is None:
+        return ""
+    if isinstance(raw, float) and raw.is_integer() and abs(raw) < 1e15:
+        return str(int(raw))
+    if isinstance(raw, dt.datetime):
+        return raw.date().isoformat() if raw.time() == dt.time() else raw.isoformat(sep=" ")
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    text = str(raw).strip()
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,1 @@
+"""Reading and surgically writing .xlsx packages without losing any part of them."""

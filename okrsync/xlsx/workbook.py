@@ -1,0 +1,181 @@
+"""An .xlsx workbook opened for okrsync: tabs read into cells, owned cells written back.
+
+Writing copies every part of the package unchanged except the worksheets that hold owned
+cells and styles.xml, to a temporary file in the same folder that is fsynced and then
+atomically renamed over the original, after keeping a backup. openpyxl's load/save
+round-trip is never used to write: it drops charts, images, form controls, threaded
+comments and extension data, and empties every formula's cached value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from okrsync.errors import WorkbookError, WriteSkipped
+from okrsync.xlsx.package import NS_MAIN, Package, lock_holder, same_file
+from okrsync.xlsx.sheet import Cell, SheetXml, Write
+from okrsync.xlsx.styles import Styles
+
+BACKUP_DIR = ".okrsync-backups"
+TEMP_PREFIX = ".~okrsync-"
+
+
+@dataclass
+class WriteResult:
+    cells: int
+    backup: Path | None
+
+
+class Workbook:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.package = Package(self.path)
+        styles_part = self.package.part_of_type("/styles")
+        self.styles_part = styles_part if styles_part and self.package.has(styles_part) else None
+        if self.styles_part:
+            raw = self.package.read(self.styles_part)
+            self.styles = Styles(raw.decode("utf-8"), self.package.xml(self.styles_part))
+        else:
+            self.styles = Styles(None)
+        self._shared: list[str] | None = None
+        self._sheets: dict[str, SheetXml] = {}
+
+    @property
+    def tabs(self) -> list[str]:
+        return list(self.package.sheets)
+
+    def _shared_strings(self) -> list[str]:
+        if self._shared is None:
+            part = self.package.part_of_type("/sharedStrings")
+            self._shared = []
+            if part and self.package.has(part):
+                n = f"{{{NS_MAIN}}}"
+                for si in self.package.xml(part).iter(f"{n}si"):
+                    texts = [t.text or "" for t in si.iter(f"{n}t")]
+                    phonetic = {id(t) for ph in si.iter(f"{n}rPh") for t in ph.iter(f"{n}t")}
+                    if phonetic:
+                        texts = [t.text or "" for t in si.iter(f"{n}t") if id(t) not in phonetic]
+                    self._shared.append("".join(texts))
+        return self._shared
+
+    def sheet(self, tab: str) -> SheetXml:
+        if tab not in self._sheets:
+            part = self.package.sheets[tab]
+            raw = self.package.read(part)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise WorkbookError(f"{self.path}: worksheet {tab} is not UTF-8 XML.") from None
+            self._sheets[tab] = SheetXml(text, tab)
+        return self._sheets[tab]
+
+    def read(self, tab: str) -> tuple[dict[tuple[int, int], Cell], list[tuple[int, int, int, int]]]:
+        """The cells of a tab keyed by (row, column), 1-based, and its merged ranges."""
+        sheet = self.sheet(tab)
+        try:
+            cells = sheet.read(self._shared_strings(), self.styles.date_xfs, self.package.date1904)
+        except WorkbookError as exc:
+            raise WorkbookError(f"{self.path}: {exc}") from None
+        return cells, sheet.merges
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, writes: dict[str, list[Write]], backups: int = 3) -> WriteResult:
+        """Splice ``writes`` (tab → owned cells) into the file, atomically. Writes nothing when
+        ``writes`` is empty, when the file changed since it was read, or when it is open."""
+        total = sum(len(w) for w in writes.values())
+        if not total:
+            return WriteResult(0, None)
+        holder = lock_holder(self.path)
+        if holder:
+            raise WriteSkipped(
+                f"{self.path} is open in Excel by {holder} (lock file present); nothing was written "
+                "this run — it will be written once the file is closed."
+            )
+        if not same_file(self.path, self.package.fingerprint):
+            raise WriteSkipped(
+                f"{self.path} changed while okrsync was reading it; nothing was written this run."
+            )
+        new_parts = {self.package.sheets[tab]: self.sheet(tab).apply(cells).encode("utf-8") for tab, cells in writes.items() if cells}
+        if self.styles.changed:
+            new_parts[self.styles_part] = self.styles.text.encode("utf-8")
+        _clean_stale_temps(self.path)
+        temp = self.path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{self.path.name}")
+        try:
+            self._write_package(temp, new_parts)
+            backup = _keep_backup(self.path, backups)
+            if not same_file(self.path, self.package.fingerprint):
+                raise WriteSkipped(f"{self.path} changed while okrsync was writing; nothing was written this run.")
+            os.replace(temp, self.path)
+        finally:
+            if temp.exists():
+                temp.unlink()
+        _fsync_dir(self.path.parent)
+        return WriteResult(total, backup)
+
+    def _write_package(self, temp: Path, new_parts: dict[str, bytes]) -> None:
+        with open(temp, "wb") as handle:
+            with zipfile.ZipFile(handle, "w", allowZip64=True) as out:
+                for info in self.package.infos:
+                    data = new_parts.get(info.filename)
+                    if data is None:
+                        data = self.package.read(info.filename)
+                    copy = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+                    copy.compress_type = info.compress_type
+                    copy.external_attr = info.external_attr
+                    copy.create_system = info.create_system
+                    copy.comment = info.comment
+                    copy.extra = info.extra
+                    out.writestr(copy, data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        mode = self.path.stat().st_mode & 0o7777
+        os.chmod(temp, mode)
+        with zipfile.ZipFile(temp) as check:  # a package that cannot be read back never replaces the old one
+            bad = check.testzip()
+            if bad:
+                raise WorkbookError(f"writing {self.path} produced a damaged part {bad}; nothing was replaced.")
+
+
+def _keep_backup(path: Path, keep: int) -> Path | None:
+    if keep <= 0:
+        return None
+    folder = path.parent / BACKUP_DIR
+    folder.mkdir(exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    backup = folder / f"{path.stem}.{stamp}{path.suffix}"
+    try:
+        os.link(path, backup)  # the old file's inode lives on as the backup: no copy needed
+    except OSError:
+        shutil.copy2(path, backup)
+    old = sorted(folder.glob(f"{path.stem}.*{path.suffix}"))
+    for stale in old[:-keep]:
+        stale.unlink()
+    return backup
+
+
+def _clean_stale_temps(path: Path) -> None:
+    """Temporary files a crashed earlier write left behind."""
+    for stale in path.parent.glob(f"{TEMP_PREFIX}*-{path.name}"):
+        try:
+            stale.unlink()
+        except OSError:
+            pass
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
