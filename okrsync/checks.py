@@ -27,6 +27,7 @@ class Part:
     hint: str = ""
     severity: Severity | None = None  # overrides the rule's own
     first_per: str | None = None  # report only the first failing row per value of this column
+    at_row: str = "row"  # the column holding the sheet row the finding points at
 
 
 def _fmt(x: float) -> str:
@@ -130,10 +131,11 @@ def _parts_okr(t: Table, rs: RuleSet) -> list[Part]:
     cycle_col = "cycle" if "cycle" in t.columns else None
     parts += [
         Part("time-bound", "items", cycle_col, lambda df: df["cycle_error"] == "",
-             lambda r: f"{L('cycle')} cannot be resolved: {r['cycle_error']}"),
+             lambda r: f"{L('cycle')} cannot be resolved: {r['cycle_error']}", at_row="cycle_row"),
         Part("time-bound", "items", cycle_col,
              _rowwise(lambda r: r["cycle_c"] is None or r["cycle_c"].days <= max_days),
-             lambda r: f'{L("cycle")} "{r["cycle_c"].label}" spans {r["cycle_c"].days} days; keep cycles to at most {max_days}'),
+             lambda r: f'{L("cycle")} "{r["cycle_c"].label}" spans {r["cycle_c"].days} days; keep cycles to at most {max_days}',
+             at_row="cycle_row"),
         Part("time-bound", "items", "due", _rowwise(lambda r: is_blank(r["due"]) or r["due_d"] is not None),
              lambda r: (f"{L('due')} shows the spreadsheet error {r['due']}" if isinstance(r["due"], ErrorValue)
                         else f'{L("due")} "{display(r["due"])}" is not a date'),

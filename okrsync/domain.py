@@ -58,6 +58,7 @@ class Finding:
     cell: str = ""  # "H7" for a cell; "" with row set for a row; both empty for a table
     row: int | None = None
     hint: str = ""
+    rows: tuple[int, ...] = ()  # every item row the problem affects, when more than ``row``
 
     @property
     def where(self) -> str:

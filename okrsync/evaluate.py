@@ -30,7 +30,8 @@ def _num(value: float) -> float | None:
 
 
 def _blocked_rows(findings: list[Finding], rules: set[str]) -> set[int]:
-    return {f.row for f in findings if f.rule in rules and f.severity is Severity.ERROR and f.row is not None}
+    return {row for f in findings if f.rule in rules and f.severity is Severity.ERROR
+            for row in (f.rows or ((f.row,) if f.row is not None else ()))}
 
 
 def evaluate_okrs(table: Table, findings: list[Finding], ruleset: RuleSet, today: dt.date,

@@ -210,6 +210,7 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
         if all(is_blank(v) for v in values.values()):
             continue
         starts_objective = not is_blank(values.get("objective"))
+        own_cycle = not is_blank(values.get("cycle"))
         if starts_objective or current is None:
             current = {name: values.get(name) for name in OBJECTIVE_FIELDS + ("objective",)}
             current["row"] = row
@@ -237,6 +238,8 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
             if is_blank(item.get(name)):
                 item[name] = current.get(name)
         item["row"] = row
+        # An inherited cycle is reported at the cell that holds it.
+        item["cycle_row"] = row if own_cycle or row == current["row"] else current["row"]
         item["objective_key"] = current["key"]
         item["objective_row"] = current["row"]
         item["team"] = _text(item.get("team")) or config.name
@@ -246,7 +249,7 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
             item["owner"] = item.get("objective_owner")
         objectives[current["key"]]["kr_count"] += 1
         items.append(_parse_kr(item, context))
-    columns = ["row", "objective_key", "objective_row", *OKR_FIELDS, "owner_inherited", *_KR_PARSED]
+    columns = ["row", "cycle_row", "objective_key", "objective_row", *OKR_FIELDS, "owner_inherited", *_KR_PARSED]
     frame = _frame(items, columns, ("start_n", "target_n", "current_n", "weight_n", "confidence_n"))
     objective_frame = _frame(
         list(objectives.values()),

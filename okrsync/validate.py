@@ -41,30 +41,33 @@ def validate(table: Table, ruleset: RuleSet) -> list[Finding]:
             continue
         if frame_name == "objectives":
             frame = frame.assign(team_cycle=frame["team"] + "|" + frame["cycle"])
-        seen_groups: set[tuple[int, object]] = set()
-        for check, index in sorted(_failures(_schema(indexed), frame), key=lambda f: (f[0], frame.index.get_loc(f[1]))):
-            part = parts[check]
-            row = frame.loc[index]
-            if part.first_per:
-                group = (check, row[part.first_per])
-                if group in seen_groups:
-                    continue
-                seen_groups.add(group)
-            findings.append(_finding(table, part, row, ruleset))
+        failures = sorted(_failures(_schema(indexed), frame), key=lambda f: (f[0], frame.index.get_loc(f[1])))
+        first: dict[tuple[int, object], pd.Series] = {}  # (check, cell row or group) → first failing row
+        affected: dict[tuple[int, object], list[int]] = {}
+        for check, index in failures:
+            part, row = parts[check], frame.loc[index]
+            key = (check, row[part.first_per] if part.first_per else int(row[part.at_row]))
+            first.setdefault(key, row)
+            affected.setdefault(key, []).append(int(row["row"]))
+        for (check, _), row in first.items():
+            rows = affected[(check, _)] if not parts[check].first_per else [int(row["row"])]
+            findings.append(_finding(table, parts[check], row, tuple(rows), ruleset))
     return sort_findings(findings)
 
 
-def _finding(table: Table, part: Part, row: pd.Series, ruleset: RuleSet) -> Finding:
-    sheet_row = int(row["row"])
+def _finding(table: Table, part: Part, row: pd.Series, rows: tuple[int, ...], ruleset: RuleSet) -> Finding:
+    """One finding per check and cell; ``rows``: every item row it affects."""
+    at = int(row[part.at_row])
     return Finding(
         rule=part.rule,
         severity=part.severity or ruleset.get(part.rule).level,
         message=part.message(row),
         source=table.source,
         tab=table.tab,
-        cell=table.cell(part.column, sheet_row) if part.column else "",
-        row=sheet_row,
+        cell=table.cell(part.column, at) if part.column else "",
+        row=at,
         hint=part.hint,
+        rows=rows if rows != (at,) else (),
     )
 
 

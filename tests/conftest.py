@@ -1,0 +1,136 @@
+"""Shared fixtures: workbooks built by code (XlsxWriter), configs, and the CLI run through
+okrsync.cli.main so that exit codes are mapped exactly as for a user."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from click.testing import CliRunner
+
+from okrsync.cli import main
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+if not SHARED.is_dir():  # CI clones main next to shared/
+    SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REAL_TEMPLATE = SHARED / "real-world-workbooks" / "okr-template.xlsx"
+
+
+@dataclass(frozen=True)
+class Formula:
+    formula: str
+    cached: object
+
+
+def build_xlsx(path: Path, sheets: dict[str, list[list]], merges: dict[str, list[tuple[str, object]]] | None = None,
+               start_row: dict[str, int] | None = None, extra=None) -> Path:
+    """A workbook with one tab per entry; rows are lists of cell values (None = empty).
+
+    ``merges``: tab → [(range, value)]. ``Formula(f, cached)`` writes a formula with its cached value; dates become date cells;
+    ``extra(workbook, worksheets)`` may add charts, images, validations and so on.
+    """
+    workbook = xlsxwriter.Workbook(str(path))
+    date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    worksheets = {}
+    for name, rows in sheets.items():
+        ws = workbook.add_worksheet(name)
+        worksheets[name] = ws
+        first = (start_row or {}).get(name, 0)
+        for r, row in enumerate(rows, start=first):
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, Formula):
+                    ws.write_formula(r, c, value.formula, None, value.cached)
+                elif isinstance(value, dt.date):
+                    ws.write_datetime(r, c, dt.datetime.combine(value, dt.time()) if not isinstance(value, dt.datetime) else value, date_format)
+                elif isinstance(value, str):
+                    ws.write_string(r, c, value)
+                else:
+                    ws.write(r, c, value)
+        for ref, value in (merges or {}).get(name, []):
+            ws.merge_range(ref, value)
+    if extra:
+        extra(workbook, worksheets)
+    workbook.close()
+    return path
+
+
+def write_config(folder: Path, workbook: Path | str, extra: str = "", source_extra: str = "", name: str = "team") -> Path:
+    config = folder / "okrsync.toml"
+    config.write_text(
+        f'timezone = "UTC"\nstate = "okrsync.db"\ncycle = "2026-Q4"\n{extra}\n'
+        f'[[sources]]\nname = "{name}"\nexcel = "{workbook}"\n{source_extra}\n',
+        "utf-8",
+    )
+    return config
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def okrsync(*args: str, env: dict | None = None) -> CliResult:
+    """Run the okrsync command line in-process, as a user would, and capture its outcome."""
+    runner = CliRunner()
+    with runner.isolation(env=env) as (out, err, _):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    return CliResult(code, stdout, stderr)
+
+
+def unzip(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+# A small OKR sheet: header on row 1, two objectives, KPIs on their own tab.
+OKR_HEADER = ["Cycle", "Team", "Objective", "Key result", "Owner", "Type", "Direction", "Start", "Target", "Current"]
+KPI_HEADER = ["KPI", "Team", "Owner", "Direction", "Target", "Threshold", "Current"]
+
+
+def basic_rows() -> dict[str, list[list]]:
+    return {
+        "OKRs": [
+            OKR_HEADER,
+            ["2026-Q4", "Support", "Delight customers", "Raise CSAT to 90", "Ada", "number", "increase", 70, 90, 80],
+            [None, None, None, "Cut response time to 2 h", "Bo", "number", "decrease", 6, 2, 4],
+            [None, None, None, "Launch help centre", "Cy", "milestone", None, None, None, "done"],
+        ],
+        "KPIs": [
+            KPI_HEADER,
+            ["Retention", "Support", "Ada", "higher", 90, 85, 92],
+            ["Response hours", "Support", "Bo", "lower", 2, 3, 2.5],
+        ],
+    }
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A folder with a basic workbook and a config pointing at it."""
+    book = build_xlsx(tmp_path / "okrs.xlsx", basic_rows())
+    config = write_config(tmp_path, "okrs.xlsx")
+    return tmp_path, book, config
+
+
+@pytest.fixture
+def real_template(tmp_path) -> Path:
+    if not REAL_TEMPLATE.is_file():
+        pytest.fail(f"the shared real-world workbook is missing: {REAL_TEMPLATE}")
+    copy = tmp_path / "okr-template.xlsx"
+    shutil.copyfile(REAL_TEMPLATE, copy)
+    os.chmod(copy, 0o644)
+    return copy
