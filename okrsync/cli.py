@@ -112,11 +112,11 @@ def run(config_path, sources, as_json, today, dry_run) -> None:
 
     config = _load(config_path)
     day = config.today(today)
-    if dry_run:
-        result = sync.run(config, day, sources, dry_run=True)
+    if dry_run and not config.state.exists():
+        result = sync.run(config, day, sources, dry_run=True)  # no history yet: nothing to consult
     else:
         with Store(config.state) as store:
-            result = sync.run(config, day, sources, store=store)
+            result = sync.run(config, day, sources, dry_run=dry_run, store=store)
     if as_json:
         click.echo(report.as_json(result, "run"))
     else:

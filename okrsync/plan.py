@@ -92,11 +92,13 @@ def preflight(table: Table, grid: Grid, adopted: set[str], location: str) -> Non
                 header = table.owned_headers[key]
                 from openpyxl.utils.cell import get_column_letter
 
+                letter = get_column_letter(col)
+                suggestion = f"{header} 2" if header.lower().startswith("okrsync") else f"okrsync {header.lower()}"
                 raise SourceError(
-                    f'{location}: column "{header}" ({table.tab}!{get_column_letter(col)}{table.header_row}) '
-                    f"already holds data okrsync did not write (first at {table.tab}!{get_column_letter(col)}{row}); "
-                    f"okrsync will not overwrite it — rename that column, or give okrsync's {key.replace('_', ' ')} "
-                    f'column another header with [sources.owned_columns] {key} = "okrsync {header}".'
+                    f'{location}: column "{header}" ({table.tab}!{letter}{table.header_row}) already holds data '
+                    f"okrsync did not write (first at {table.tab}!{letter}{row}); okrsync will not overwrite it — "
+                    f"rename that column, or give okrsync's {key.replace('_', ' ')} column another header with "
+                    f'[sources.owned_columns] {key} = "{suggestion}".'
                 )
 
 

@@ -127,7 +127,7 @@ def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=N
     """One full cycle; ``store`` is an open okrsync.store.Store."""
     ruleset = load_rules(config.rules)
     started = time.monotonic()
-    run_id = None if dry_run else store.start_run("run", today)
+    run_id = None if dry_run or store is None else store.start_run("run", today)
     results = []
     for cfg in _selected(config, names):
         result = _guarded(cfg, lambda cfg=cfg: _process(cfg, config, ruleset, today, store, True, dry_run))

@@ -55,7 +55,8 @@ class Styles:
 
     def _read(self, root) -> None:
         custom = {int(f.get("numFmtId")): f.get("formatCode", "") for f in root.iter(f"{_N}numFmt")}
-        for fill in root.iter(f"{_N}fill"):
+        fills = root.find(f"{_N}fills")  # only these: <dxfs> holds <fill> elements of its own
+        for fill in fills if fills is not None else []:
             pattern = fill.find(f"{_N}patternFill")
             rgb = None
             if pattern is not None and pattern.get("patternType") == "solid":
