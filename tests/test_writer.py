@@ -112,7 +112,7 @@ def test_existing_styles_keep_their_index_and_meaning(tmp_path):
     okrsync("run", "-c", write_config(tmp_path, "okrs.xlsx"), "--today", "2026-11-16")
     after = unzip(book)["xl/styles.xml"].decode()
     xfs = lambda text: re.findall(r"<xf [^>]*?(?:/>|>.*?</xf>)", re.search(r"<cellXfs.*?</cellXfs>", text, re.S).group())
-    fills = lambda text: re.findall(r"<fill>.*?</fill>", text, re.S)
+    fills = lambda text: re.findall(r"<fill>.*?</fill>", re.search(r"<fills.*?</fills>", text, re.S).group(), re.S)
     assert xfs(after)[: len(xfs(before))] == xfs(before)
     assert fills(after)[: len(fills(before))] == fills(before)
     added = fills(after)[len(fills(before)):]
