@@ -148,5 +148,4 @@ def _guarded(cfg: SourceConfig, work) -> SourceResult:
     try:
         return work()
     except OkrsyncError as exc:
-        log.error("source %s: %s", cfg.name, exc)
         return SourceResult(cfg.name, cfg.location, ok=False, error=str(exc))
