@@ -14,7 +14,6 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime
-from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -42,7 +41,7 @@ def digest_context(run, sources: list[str] | None) -> dict:
     cycles = sorted({kr.cycle for kr in krs if kr.cycle}, key=lambda c: (c.start, c.end))
     cycle = cycles[0] if cycles else None
     teams: dict[str, dict] = {}
-    for source, o in objectives:
+    for _, o in objectives:
         team = teams.setdefault(o.team, {"objectives": [], "errors": 0, "warnings": 0})
         team["objectives"].append({"text": o.text, "score": o.score, "pct": round((o.score or 0) * 100),
                                    "status": o.status.value, "colour": o.status.colour})

@@ -4,7 +4,6 @@ record. ``check`` stops before writing; ``run`` goes all the way."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from dataclasses import dataclass, field
 
@@ -18,7 +17,6 @@ from okrsync.sources import CellChange, open_source
 from okrsync.table import ReadContext, read_table
 from okrsync.validate import validate
 
-log = logging.getLogger("okrsync")
 
 
 @dataclass

@@ -20,7 +20,7 @@ from okrsync.errors import WriteSkipped
 from okrsync.sources import CellChange
 from okrsync.sources.excel import ExcelSource
 from okrsync.xlsx.sheet import MAX_TEXT, clean_text
-from tests.conftest import KPI_HEADER, OKR_HEADER, Formula, basic_rows, build_xlsx, okrsync, unzip, write_config
+from tests.conftest import OKR_HEADER, Formula, basic_rows, build_xlsx, okrsync, unzip, write_config
 
 
 def tiny_png() -> bytes:
