@@ -34,14 +34,22 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:.6g}"
 
 
-def _rowwise(fn: Callable[[dict], bool]) -> Callable[[pd.DataFrame], pd.Series]:
-    def check(df: pd.DataFrame) -> pd.Series:
-        return pd.Series([bool(fn(row)) for row in df.to_dict("records")], index=df.index, dtype=bool)
-    return check
+def _attr(series: pd.Series, name: str) -> pd.Series:
+    """An attribute of the objects in a column (None where the cell holds none)."""
+    return series.map(lambda v: None if v is None else getattr(v, name))
+
+
+def _needs_start(df: pd.DataFrame) -> pd.Series:
+    return df["type_n"].isin(NUMERIC_TYPES) & ~df["direction_n"].isin(("at least", "at most"))
 
 
 def _blank(series: pd.Series) -> pd.Series:
     return series.map(lambda v: is_blank(v) or isinstance(v, ErrorValue)).astype(bool)
+
+
+def _empty(series: pd.Series) -> pd.Series:
+    """Blank cells (an error value is not blank)."""
+    return series.map(is_blank).astype(bool)
 
 
 def _number_problem(raw: object, label: str) -> str:
@@ -58,7 +66,7 @@ NUMERIC_TYPES = ("number", "percent", "currency")
 def _parts_okr(t: Table, rs: RuleSet) -> list[Part]:
     L = t.label
     parts: list[Part] = []
-    needs_start = lambda r: r["type_n"] in NUMERIC_TYPES and r["direction_n"] not in ("at least", "at most")
+    numeric = lambda df: df["type_n"].isin(NUMERIC_TYPES)
 
     # owner-present
     owner_col = "owner" if "owner" in t.columns else "objective_owner" if "objective_owner" in t.columns else None
@@ -81,29 +89,28 @@ def _parts_okr(t: Table, rs: RuleSet) -> list[Part]:
                         else f'{L("current")} "{display(r["current"])}" is not a done / not-done value'),
              hint="Use done, yes or ✓ when achieved; leave empty or no otherwise"),
     ]
-    for name, needed in (("start", needs_start), ("target", lambda r: r["type_n"] in NUMERIC_TYPES),
-                         ("current", lambda r: r["type_n"] in NUMERIC_TYPES)):
+    for name, needed in (("start", _needs_start), ("target", numeric), ("current", numeric)):
         parts.append(Part(
             "kr-measurable", "items", name,
-            _rowwise(lambda r, name=name, needed=needed: not needed(r) or not math.isnan(r[f"{name}_n"])),
+            lambda df, name=name, needed=needed: ~needed(df) | df[f"{name}_n"].notna(),
             lambda r, name=name: _number_problem(r[name], L(name)),
             hint="Type a number (1,200, 45 %, $150,000 work), or set the type to milestone"))
     parts.append(Part(
         "kr-measurable", "items", "target",
-        _rowwise(lambda r: not needs_start(r) or r["start_n"] != r["target_n"]),
+        lambda df: ~_needs_start(df) | (df["start_n"] != df["target_n"]),
         lambda r: f"{L('target')} {display(r['target'])} equals {L('start')} {display(r['start'])}, so progress cannot be measured"))
 
     # kr-direction
-    def direction_agrees(r) -> bool:
-        d = r["direction_n"]
-        if d is None or math.isnan(r["start_n"]) or math.isnan(r["target_n"]) or is_blank(r["direction"]):
-            return True
-        return not ((d == "increase" and r["target_n"] < r["start_n"]) or (d == "decrease" and r["target_n"] > r["start_n"]))
+    def direction_agrees(df: pd.DataFrame) -> pd.Series:
+        explicit = ~_blank(df["direction"])
+        up_but_lower = (df["direction_n"] == "increase") & (df["target_n"] < df["start_n"])
+        down_but_higher = (df["direction_n"] == "decrease") & (df["target_n"] > df["start_n"])
+        return ~(explicit & (up_but_lower | down_but_higher))  # NaN comparisons are False: pass
 
     parts += [
         Part("kr-direction", "items", "direction", lambda df: df["direction_n"].notna(),
              lambda r: f'{L("direction")} "{display(r["direction"])}" is not one of increase, decrease, at least, at most'),
-        Part("kr-direction", "items", "direction", _rowwise(direction_agrees),
+        Part("kr-direction", "items", "direction", direction_agrees,
              lambda r: (f"{L('direction')} is {r['direction_n']} but {L('target')} {display(r['target'])} lies "
                         f"{'below' if r['direction_n'] == 'increase' else 'above'} {L('start')} {display(r['start'])}"),
              hint="Fix the direction, or swap start and target"),
@@ -133,15 +140,14 @@ def _parts_okr(t: Table, rs: RuleSet) -> list[Part]:
         Part("time-bound", "items", cycle_col, lambda df: df["cycle_error"] == "",
              lambda r: f"{L('cycle')} cannot be resolved: {r['cycle_error']}", at_row="cycle_row"),
         Part("time-bound", "items", cycle_col,
-             _rowwise(lambda r: r["cycle_c"] is None or r["cycle_c"].days <= max_days),
+             lambda df: _attr(df["cycle_c"], "days").fillna(0).astype(float) <= max_days,
              lambda r: f'{L("cycle")} "{r["cycle_c"].label}" spans {r["cycle_c"].days} days; keep cycles to at most {max_days}',
              at_row="cycle_row"),
-        Part("time-bound", "items", "due", _rowwise(lambda r: is_blank(r["due"]) or r["due_d"] is not None),
+        Part("time-bound", "items", "due", lambda df: _empty(df["due"]) | df["due_d"].notna(),
              lambda r: (f"{L('due')} shows the spreadsheet error {r['due']}" if isinstance(r["due"], ErrorValue)
                         else f'{L("due")} "{display(r["due"])}" is not a date'),
              hint="Use a date cell or YYYY-MM-DD"),
-        Part("time-bound", "items", "due",
-             _rowwise(lambda r: r["due_d"] is None or r["cycle_c"] is None or r["cycle_c"].start <= r["due_d"] <= r["cycle_c"].end),
+        Part("time-bound", "items", "due", _due_inside_cycle,
              lambda r: f"{L('due')} {r['due_d']} lies outside the cycle {r['cycle_c'].label} "
                        f"({r['cycle_c'].start}..{r['cycle_c'].end})"),
     ]
@@ -152,14 +158,15 @@ def _parts_okr(t: Table, rs: RuleSet) -> list[Part]:
              lambda r: (_number_problem(r["weight"], L("weight")) if math.isnan(r["weight_n"])
                         else f"{L('weight')} {display(r['weight'])} must be greater than 0")),
         Part("values-in-range", "items", "confidence",
-             _rowwise(lambda r: is_blank(r["confidence"]) or 0 <= r["confidence_n"] <= 10),
+             lambda df: _empty(df["confidence"])
+             | df["confidence_n"].between(0, 10),
              lambda r: (_number_problem(r["confidence"], L("confidence")) if math.isnan(r["confidence_n"])
                         else f"{L('confidence')} {display(r['confidence'])} is outside 0–10 (or 0–100 %)")),
     ]
     for name in ("start", "target", "current"):
         parts.append(Part(
             "values-in-range", "items", name,
-            _rowwise(lambda r, name=name: r["type_n"] != "percent" or math.isnan(r[f"{name}_n"]) or abs(r[f"{name}_n"]) <= 10),
+            lambda df, name=name: (df["type_n"] != "percent") | ~(df[f"{name}_n"].abs() > 10),
             lambda r, name=name: f"{L(name)} {display(r[name])} is not a plausible percentage (over 1000 %)"))
     return parts
 
@@ -173,7 +180,8 @@ def _parts_kpi(t: Table, rs: RuleSet) -> list[Part]:
              hint="Name the one person accountable for it"),
         Part("kpi-measurable", "items", "direction", lambda df: df["direction_n"].notna(),
              lambda r: f'{L("direction")} "{display(r["direction"])}" is not one of higher, lower'),
-        Part("kpi-measurable", "items", "threshold", _rowwise(lambda r: is_blank(r["threshold"]) or not math.isnan(r["threshold_n"])),
+        Part("kpi-measurable", "items", "threshold",
+             lambda df: _empty(df["threshold"]) | df["threshold_n"].notna(),
              lambda r: _number_problem(r["threshold"], L("threshold"))),
     ]
     for name in ("target", "current"):
@@ -181,13 +189,12 @@ def _parts_kpi(t: Table, rs: RuleSet) -> list[Part]:
                           lambda r, name=name: _number_problem(r[name], L(name)),
                           hint="Type a number (1,200, 45 %, $150,000 work)"))
 
-    def threshold_side(r) -> bool:
-        t_, h = r["target_n"], r["threshold_n"]
-        if math.isnan(t_) or math.isnan(h):
-            return True
-        return h <= t_ if r["direction_n"] != "lower" else h >= t_
+    def threshold_side(df: pd.DataFrame) -> pd.Series:
+        lower = df["direction_n"] == "lower"
+        wrong = (~lower & (df["threshold_n"] > df["target_n"])) | (lower & (df["threshold_n"] < df["target_n"]))
+        return ~wrong  # NaN comparisons are False: a missing number is kpi-measurable's to report
 
-    parts.append(Part("kpi-threshold", "items", "threshold", _rowwise(threshold_side),
+    parts.append(Part("kpi-threshold", "items", "threshold", threshold_side,
                       lambda r: f"{L('threshold')} {display(r['threshold'])} lies "
                                 f"{'above' if r['direction_n'] != 'lower' else 'below'} {L('target')} {display(r['target'])}; "
                                 f"for a {r['direction_n'] or 'higher'}-is-better KPI it must lie on the "
@@ -207,6 +214,14 @@ def _parts_kpi(t: Table, rs: RuleSet) -> list[Part]:
              hint=f"Keep at most {kmax} KPIs per team", severity=Severity.ERROR, first_per="team"),
     ]
     return parts
+
+
+def _due_inside_cycle(df: pd.DataFrame) -> pd.Series:
+    start, end = _attr(df["cycle_c"], "start"), _attr(df["cycle_c"], "end")
+    known = df["due_d"].notna() & start.notna()
+    inside = pd.Series([s <= d <= e if k else True for k, s, d, e in zip(known, start, df["due_d"], end)],
+                       index=df.index, dtype=bool)
+    return inside
 
 
 def parts_for(table: Table, ruleset: RuleSet) -> list[Part]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import datetime as dt
 import re
 
@@ -36,6 +37,7 @@ def current_quarter(today: dt.date) -> Cycle:
     return Cycle(f"{today.year}-Q{q}", start, end)
 
 
+@functools.lru_cache(maxsize=4096)  # a sheet names a handful of cycles on thousands of rows
 def parse_cycle(text: object, today: dt.date, fiscal_year_start: int = 1) -> Cycle:
     """The cycle a cell names; raises CycleError with a readable reason."""
     if isinstance(text, dt.date):

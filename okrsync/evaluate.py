@@ -48,7 +48,7 @@ def evaluate_okrs(table: Table, findings: list[Finding], ruleset: RuleSet, today
             key=o["key"], text=display(o["objective"]), team=o["team"],
             owner="" if is_blank(o["objective_owner"]) else display(o["objective_owner"]),
             cycle=cycle, first_row=int(o["row"]))
-    for r in table.items.to_dict("records"):
+    for r in table.records:
         kr = KeyResult(
             row=int(r["row"]), objective_key=r["objective_key"], text=display(r["key_result"]),
             owner="" if is_blank(r["owner"]) else display(r["owner"]), type=r["type_n"] or "number",
@@ -70,7 +70,7 @@ def evaluate_kpis(table: Table, findings: list[Finding], ruleset: RuleSet,
                   previous: dict[str, float]) -> Evaluation:
     blocked = _blocked_rows(findings, KPI_BLOCKING_RULES)
     result = Evaluation()
-    for r in table.items.to_dict("records"):
+    for r in table.records:
         kpi = Kpi(
             row=int(r["row"]), key=r["key"], name=display(r["kpi"]), team=r["team"],
             owner="" if is_blank(r["owner"]) else display(r["owner"]), direction=r["direction_n"] or "",

@@ -88,8 +88,9 @@ class Table:
     owned: dict[str, int]  # owned column key → column number (existing or to be added)
     new_owned: set[str]
     owned_headers: dict[str, str]
-    items: pd.DataFrame  # one row per key result / KPI
+    items: pd.DataFrame  # one row per key result / KPI, for validation
     objectives: pd.DataFrame = field(default_factory=pd.DataFrame)  # OKR tables only
+    records: list[dict] = field(default_factory=list)  # the same items as dicts, for scoring
 
     def cell(self, name: str, row: int) -> str:
         """The reference of a canonical column's cell in a sheet row, e.g. ``H7``."""
@@ -177,9 +178,9 @@ def read_table(grid: Grid, kind: str, config: SourceConfig, context: ReadContext
     table = Table(kind, config.name, grid.tab, header_row, columns, headers, owned, new_owned,
                   {k: config.owned_columns[k] for k in OWNED[kind]}, pd.DataFrame())
     if kind == "okr":
-        table.items, table.objectives = _okr_items(rows, config, context)
+        table.records, table.items, table.objectives = _okr_items(rows, config, context)
     else:
-        table.items = _kpi_items(rows, config)
+        table.records, table.items = _kpi_items(rows, config)
     return table
 
 
@@ -233,7 +234,8 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
                     values[name] = current.get(name)
         if is_blank(values.get("key_result")):
             continue
-        item = dict(values)
+        item = dict.fromkeys(OKR_FIELDS)
+        item.update(values)
         for name in OBJECTIVE_FIELDS + ("objective",):
             if is_blank(item.get(name)):
                 item[name] = current.get(name)
@@ -257,7 +259,7 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
         (),
     )
     objective_frame["kr_count"] = objective_frame["kr_count"].astype(int)
-    return frame, objective_frame
+    return items, frame, objective_frame
 
 
 def _frame(items: list[dict], columns: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
@@ -335,13 +337,14 @@ def _confidence(raw: object) -> float:
     return value
 
 
-def _kpi_items(rows: dict[int, dict[str, object]], config: SourceConfig) -> pd.DataFrame:
+def _kpi_items(rows: dict[int, dict[str, object]], config: SourceConfig) -> tuple[list[dict], pd.DataFrame]:
     items = []
     for row in sorted(rows):
         values = rows[row]
         if is_blank(values.get("kpi")):
             continue
-        item = dict(values)
+        item = dict.fromkeys(KPI_FIELDS)
+        item.update(values)
         item["row"] = row
         item["team"] = _text(item.get("team")) or config.name
         direction_text = normalise(item.get("direction"))
@@ -353,5 +356,5 @@ def _kpi_items(rows: dict[int, dict[str, object]], config: SourceConfig) -> pd.D
         item["key"] = f"{item['team']}|{_text(item.get('kpi'))}"
         items.append(item)
     columns = ["row", "key", *KPI_FIELDS, "direction_n", "target_n", "threshold_n", "current_n", "as_of_d"]
-    return _frame(items, columns, ("target_n", "threshold_n", "current_n"))
+    return items, _frame(items, columns, ("target_n", "threshold_n", "current_n"))
 

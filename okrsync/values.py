@@ -30,9 +30,14 @@ _MULTIPLIERS = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6}
 
 
 def is_blank(raw: object) -> bool:
-    return raw is None or (isinstance(raw, str) and not raw.strip()) or (
-        isinstance(raw, float) and math.isnan(raw)
-    )
+    if raw is None:
+        return True
+    kind = type(raw)
+    if kind is str:
+        return not raw or raw.isspace()
+    if kind is float:
+        return raw != raw  # NaN
+    return False  # numbers, dates, booleans, error values
 
 
 def parse_number(raw: object) -> Number | None:

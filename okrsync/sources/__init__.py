@@ -30,7 +30,7 @@ class Grid:
         return max((r for r, _ in self.values), default=0)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CellChange:
     """An owned cell to write: its value (None = empty), fill (RRGGBB, or None for none of
     okrsync's), whether it is a two-decimal number, and which cell's look a new header takes."""

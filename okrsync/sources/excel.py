@@ -33,7 +33,7 @@ class ExcelSource:
 
     def read(self, tabs: list[str]) -> dict[str, Grid]:
         grids = {}
-        styles = self.workbook.styles
+        styles_of = self.workbook.styles
         for tab in tabs:
             if tab not in self.workbook.tabs:
                 continue
@@ -41,10 +41,10 @@ class ExcelSource:
             self._cells[tab] = cells
             grids[tab] = Grid(
                 tab=tab,
-                values={key: cell.value for key, cell in cells.items() if cell.value is not None},
+                values=cells.values,
                 merges=merges,
-                fill=lambda r, c, cells=cells: styles.fill_of(cells[(r, c)].style) if (r, c) in cells else None,
-                formula=lambda r, c, cells=cells: (r, c) in cells and cells[(r, c)].formula,
+                fill=lambda r, c, styles=cells.styles: styles_of.fill_of(styles[(r, c)]) if (r, c) in styles else None,
+                formula=lambda r, c, formulas=cells.formulas: (r, c) in formulas,
             )
         return grids
 
@@ -55,8 +55,7 @@ class ExcelSource:
             cells = self._cells.get(change.tab)
             if cells is None:
                 raise WorkbookError(f"{self.location}: tab {change.tab} was not read before writing")
-            base_at = change.like or (change.row, change.col)
-            base = cells[base_at].style if base_at in cells else 0
+            base = cells.styles.get(change.like or (change.row, change.col), 0)
             if change.fill is not None:
                 fill = change.fill
             elif styles.fill_of(base) in OWN_COLOURS:

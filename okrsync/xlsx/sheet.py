@@ -22,23 +22,27 @@ from okrsync.errors import WorkbookError
 from okrsync.values import ErrorValue
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
-_ATTR = re.compile(r"([\w:]+)\s*=\s*(\"[^\"]*\"|'[^']*')")
+_R = re.compile(r"\br\s*=\s*[\"']([A-Z]{1,3})\d+")
+_ROW_R = re.compile(r"\br\s*=\s*[\"'](\d+)")
+_S = re.compile(r"\bs\s*=\s*[\"'](\d+)")
+_T = re.compile(r"\bt\s*=\s*[\"'](\w+)")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MAX_TEXT = 32_767  # Excel's limit for one cell
 
 
-def _attrs(head: str) -> dict[str, str]:
-    return {k: unescape(v[1:-1]) for k, v in _ATTR.findall(head)}
+_COLUMNS: dict[str, int] = {}  # column letters → numbers, filled as met
 
 
 @dataclass
-class Cell:
-    value: object  # str, float, bool, date/datetime, ErrorValue or None
-    style: int
-    formula: bool
+class Cells:
+    """A worksheet's cells by (row, column): values, cell format indexes, formula cells."""
+
+    values: dict[tuple[int, int], object]
+    styles: dict[tuple[int, int], int]
+    formulas: set[tuple[int, int]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Write:
     """One owned cell as it should read: value (None = empty), cell format index."""
 
@@ -69,54 +73,107 @@ class SheetXml:
         self._row_re = re.compile(rf"<{p}row\b([^>]*?)(?:/>|>(.*?)</{p}row>)", re.S)
         self._cell_re = re.compile(rf"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)", re.S)
         self._v_re = re.compile(rf"<{p}v(?:\s[^>]*)?>(.*?)</{p}v>", re.S)
+        self._t_one = re.compile(rf"<{p}t(?:\s[^>]*)?>(.*?)</{p}t>", re.S)
         self._t_re = re.compile(rf"<{p}t(?:\s[^>]*)?>(.*?)</{p}t>|<{p}rPh\b.*?</{p}rPh>", re.S)
-        data = re.search(rf"<{p}sheetData\b[^>]*?(?:/>|>(.*?)</{p}sheetData>)", text, re.S)
-        if not data:
-            raise WorkbookError(f"worksheet {name} has no cell data section")
-        self._data = data
-        self.merges = [range_boundaries(m) for m in re.findall(rf"<{p}mergeCell\s+ref=\"([A-Z0-9:]+)\"", text)]
+        self._locate_data()
+        self.last_col: dict[int, int] = {}  # row → its rightmost cell's column, once read
+        tail = text[self._data_end:]  # merged ranges follow the cell data
+        self.merges = [range_boundaries(m) for m in re.findall(rf"<{p}mergeCell\s+ref=\"([A-Z0-9:]+)\"", tail)]
 
     # -- reading ---------------------------------------------------------------------------
 
+    def _locate_data(self) -> None:
+        """Where <sheetData>'s content lies in the text (found by plain search: it is large)."""
+        p = self.p
+        start = self.text.find(f"<{p}sheetData")
+        if start < 0:
+            raise WorkbookError(f"worksheet {self.name} has no cell data section")
+        head_end = self.text.index(">", start)
+        if self.text[head_end - 1] == "/":  # <sheetData/>
+            self._data_start = self._data_end = head_end + 1
+            self._data_empty = True
+        else:
+            self._data_start = head_end + 1
+            self._data_end = self.text.index(f"</{p}sheetData>", self._data_start)
+            self._data_empty = False
+
     def rows(self):
         """(row number, start, end, attributes head, body) of each <row> in sheetData."""
-        body = self._data.group(1) or ""
-        offset = self._data.start(1) if self._data.group(1) is not None else self._data.end()
+        body = self.text[self._data_start:self._data_end]
+        offset = self._data_start
         last = 0
         for m in self._row_re.finditer(body):
-            attrs = _attrs(m.group(1))
-            number = int(attrs["r"]) if "r" in attrs else last + 1
+            r = _ROW_R.search(m.group(1))
+            number = int(r.group(1)) if r else last + 1
             last = number
             yield number, offset + m.start(), offset + m.end(), m.group(1), m.group(2) or ""
 
     def _cells(self, row: int, body: str):
+        """(column, match, head) of each cell in a row's body."""
         col = 0
+        letters: dict[str, int] = _COLUMNS
         for m in self._cell_re.finditer(body):
-            attrs = _attrs(m.group(1))
-            ref = _REF.fullmatch(attrs.get("r", ""))
-            col = column_index_from_string(ref.group(1)) if ref else col + 1
-            yield col, m, attrs
+            ref = _R.search(m.group(1))
+            if ref:
+                letter = ref.group(1)
+                col = letters.get(letter) or letters.setdefault(letter, column_index_from_string(letter))
+            else:
+                col += 1
+            yield col, m, m.group(1)
 
-    def read(self, shared: list[str], date_xfs: set[int], date1904: bool) -> dict[tuple[int, int], Cell]:
+    def _all_cells(self):
+        """(row, column, style, type, inner XML) of every cell, in document order.
+
+        Nearly every writer puts a cell's reference first (``<c r="B7" ...>``); then one scan
+        of the whole sheet finds every cell. Otherwise cells are found row by row.
+        """
+        body = self.text[self._data_start:self._data_end]
+        p = self.p
+        fast = re.compile(rf'<{re.escape(p)}c r="([A-Z]{{1,3}})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)'
+                          rf'(?:/>|>(.*?)</{re.escape(p)}c>)', re.S)
+        found = fast.findall(body)
+        if len(found) == body.count(f"<{p}c ") + body.count(f"<{p}c>"):
+            letters = _COLUMNS
+            for letter, row, style, kind, rest, inner in found:
+                col = letters.get(letter) or letters.setdefault(letter, column_index_from_string(letter))
+                if rest and ("s=" in rest or "t=" in rest):  # attributes in another order
+                    style, kind = _attr_s_t(rest, style, kind)
+                yield int(row), col, style, kind, inner
+            return
+        for row, _s, _e, _head, row_body in self.rows():
+            for col, m, head in self._cells(row, row_body):
+                style, kind = _attr_s_t(head, "", "")
+                yield row, col, style, kind, m.group(2) or ""
+
+    def read(self, shared: list[str], date_xfs: set[int], date1904: bool) -> Cells:
         epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
-        cells: dict[tuple[int, int], Cell] = {}
-        for row, _s, _e, _head, body in self.rows():
-            for col, m, attrs in self._cells(row, body):
-                inner = m.group(2) or ""
-                kind = attrs.get("t", "n")
-                style = int(attrs.get("s", "0") or 0)
-                formula = f"<{self.p}f" in inner
-                value: object = None
-                v = self._v_re.search(inner)
-                raw = unescape(v.group(1)) if v else None
-                if kind == "inlineStr":
-                    value = "".join(unescape(t) for t in self._t_re.findall(inner) if t)
-                elif raw is None:
+        values: dict[tuple[int, int], object] = {}
+        styles: dict[tuple[int, int], int] = {}
+        formulas: set[tuple[int, int]] = set()
+        last_col: dict[int, int] = {}
+        f_tag, v_re, t_re, t_one = f"<{self.p}f", self._v_re, self._t_re, self._t_one
+        for row, col, style_text, kind, inner in self._all_cells():
+            if col > last_col.get(row, 0):
+                last_col[row] = col
+            kind = kind or "n"
+            style = int(style_text) if style_text else 0
+            formula = f_tag in inner
+            value: object = None
+            if kind == "inlineStr":
+                if "<r>" in inner or "rPh" in inner:  # rich text runs, phonetic hints
+                    value = "".join(_unescape(x) for x in t_re.findall(inner) if x)
+                else:
+                    single = t_one.search(inner)
+                    value = _unescape(single.group(1)) if single else ""
+            else:
+                v = v_re.search(inner) if inner else None
+                raw = _unescape(v.group(1)) if v else None
+                if raw is None:
                     value = None
                 elif kind == "s":
                     index = int(raw)
                     value = shared[index] if 0 <= index < len(shared) else None
-                elif kind in ("str",):
+                elif kind == "str":
                     value = raw
                 elif kind == "b":
                     value = raw.strip() in ("1", "true")
@@ -132,9 +189,14 @@ class SheetXml:
                     else:
                         if style in date_xfs:
                             value = _excel_date(value, epoch)
-                if value is not None or formula or style:
-                    cells[(row, col)] = Cell(value, style, formula)
-        return cells
+            if value is not None:
+                values[(row, col)] = value
+            if style:
+                styles[(row, col)] = style
+            if formula:
+                formulas.add((row, col))
+        self.last_col = last_col
+        return Cells(values, styles, formulas)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -178,10 +240,15 @@ class SheetXml:
 
     def _row(self, number: int, head: str, body: str, edits: dict[int, Write]) -> str:
         p = self.p
+        head = _widen_spans(head, max(edits))
+        if min(edits) > self.last_col.get(number, 0) and number in self.last_col or not body:
+            # Every edit lies right of the row's last cell: append, no need to look at the cells.
+            cells = "".join(self._cell_xml(f"{get_column_letter(c)}{number}", edits[c]) for c in sorted(edits))
+            return f"<{p}row{head}>{body}{cells}</{p}row>"
         out: list[str] = []
         cursor = 0
         pending = sorted(edits)
-        for col, m, _attrs in self._cells(number, body):
+        for col, m, _head in self._cells(number, body):
             while pending and pending[0] < col:
                 c = pending.pop(0)
                 out.append(body[cursor:m.start()])
@@ -194,25 +261,23 @@ class SheetXml:
                 cursor = m.end()
         out.append(body[cursor:])
         out.extend(self._cell_xml(f"{get_column_letter(c)}{number}", edits[c]) for c in pending)
-        head = _widen_spans(head, max(edits))
         return f"<{p}row{head}>{''.join(out)}</{p}row>"
 
     def _insert_row(self, number: int, edits: dict[int, Write]) -> None:
         p = self.p
         cells = "".join(self._cell_xml(f"{get_column_letter(c)}{number}", edits[c]) for c in sorted(edits))
         new_row = f'<{p}row r="{number}">{cells}</{p}row>'
-        self._data = re.search(rf"<{re.escape(p)}sheetData\b[^>]*?(?:/>|>(.*?)</{re.escape(p)}sheetData>)", self.text, re.S)
-        position = None
+        self._locate_data()
+        if self._data_empty:
+            start = self.text.rfind(f"<{p}sheetData", 0, self._data_start)
+            element = f"<{p}sheetData>{new_row}</{p}sheetData>"
+            self.text = self.text[:start] + element + self.text[self._data_end:]
+            return
+        position = self._data_end
         for row, start, _end, _head, _body in self.rows():
             if row > number:
                 position = start
                 break
-        if position is None:
-            if self._data.group(1) is None:  # <sheetData/>
-                element = f"<{p}sheetData>{new_row}</{p}sheetData>"
-                self.text = self.text[: self._data.start()] + element + self.text[self._data.end():]
-                return
-            position = self._data.end(1)
         self.text = self.text[:position] + new_row + self.text[position:]
 
     def _widen_dimension(self, text: str, max_col: int) -> str:
@@ -232,6 +297,15 @@ def _widen_spans(head: str, max_col: int) -> str:
     if m and int(m.group(2)) < max_col:
         return head[: m.start()] + f' spans="{m.group(1)}:{max_col}"' + head[m.end():]
     return head
+
+
+def _attr_s_t(head: str, style: str, kind: str) -> tuple[str, str]:
+    s, t = _S.search(head), _T.search(head)
+    return (s.group(1) if s else style), (t.group(1) if t else kind)
+
+
+def _unescape(text: str) -> str:
+    return unescape(text) if "&" in text else text
 
 
 def _excel_date(value: float, epoch) -> object:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from okrsync.errors import WorkbookError, WriteSkipped
 from okrsync.xlsx.package import NS_MAIN, Package, lock_holder, same_file
-from okrsync.xlsx.sheet import Cell, SheetXml, Write
+from okrsync.xlsx.sheet import Cells, SheetXml, Write
 from okrsync.xlsx.styles import Styles
 
 BACKUP_DIR = ".okrsync-backups"
@@ -74,7 +74,7 @@ class Workbook:
             self._sheets[tab] = SheetXml(text, tab)
         return self._sheets[tab]
 
-    def read(self, tab: str) -> tuple[dict[tuple[int, int], Cell], list[tuple[int, int, int, int]]]:
+    def read(self, tab: str) -> tuple[Cells, list[tuple[int, int, int, int]]]:
         """The cells of a tab keyed by (row, column), 1-based, and its merged ranges."""
         sheet = self.sheet(tab)
         try:

@@ -1,0 +1,106 @@
+"""Benchmarks, reported as ratios against a baseline measured in the same run.
+
+Writer: `okrsync run` on a generated workbook of 20,000 key results and 2,000 KPIs, against
+openpyxl's own load + save of the same file. First run (every owned cell written) and second
+run (nothing to write). Each measurement runs in its own process so its peak memory (max RSS)
+is its own.
+
+Run: make bench   (or: python bench/run_bench.py [--krs N] [--kpis N])
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import xlsxwriter
+
+HERE = Path(__file__).resolve().parent
+
+MEASURE = textwrap.dedent("""
+    import resource, sys, time
+    start = time.perf_counter()
+    {body}
+    elapsed = time.perf_counter() - start
+    print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+""")
+
+
+def generate(path: Path, krs: int, kpis: int) -> None:
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    okrs = wb.add_worksheet("OKRs")
+    okrs.write_row(0, 0, ["Cycle", "Team", "Objective", "Key result", "Owner", "Direction", "Start", "Target", "Current", "Confidence"])
+    for i in range(krs):
+        objective = f"Objective {i // 4}" if i % 4 == 0 else None
+        team = f"Team {i // 16}"
+        row = ["2026-Q4", team, objective, f"Key result {i}", f"Owner {i % 50}", "increase", 0, 100, (i * 37) % 120, 5 + i % 6]
+        for c, v in enumerate(row):
+            if v is not None:
+                okrs.write(i + 1, c, v)
+    sheet = wb.add_worksheet("KPIs")
+    sheet.write_row(0, 0, ["KPI", "Team", "Owner", "Direction", "Target", "Current"])
+    for i in range(kpis):
+        sheet.write_row(i + 1, 0, [f"KPI {i}", f"Team {i // 8}", f"Owner {i % 50}", "higher" if i % 2 else "lower", 100, (i * 13) % 150])
+    wb.close()
+
+
+def measure(body: str) -> tuple[float, float]:
+    out = subprocess.run([sys.executable, "-c", MEASURE.format(body=body)],
+                         capture_output=True, text=True, check=True)
+    seconds, rss_kib = out.stdout.strip().splitlines()[-1].split()
+    return float(seconds), int(rss_kib) / 1024
+
+
+def writer_bench(krs: int, kpis: int) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="okrsync-bench-"))
+    book = folder / "big.xlsx"
+    generate(book, krs, kpis)
+    shutil.copyfile(book, folder / "baseline.xlsx")
+    (folder / "okrsync.toml").write_text(
+        'timezone = "UTC"\ncycle = "2026-Q4"\n[[sources]]\nname = "big"\nexcel = "big.xlsx"\nbackups = 0\n')
+    baseline = measure(f"import openpyxl\nwb = openpyxl.load_workbook({str(folder / 'baseline.xlsx')!r})\n"
+                       f"wb.save({str(folder / 'baseline-out.xlsx')!r})")
+    run = ("from okrsync.cli import main\ntry:\n    main(['-q', 'run', '-c', {cfg!r}, '--today', '2026-11-16'])\n"
+           "except SystemExit as e:\n    assert e.code == 0, e.code").format(cfg=str(folder / "okrsync.toml"))
+    first = measure(run)
+    second = measure(run)
+    size = book.stat().st_size
+    shutil.rmtree(folder)
+    return {
+        "key_results": krs, "kpis": kpis, "file_bytes": size,
+        "openpyxl_load_save_s": round(baseline[0], 2), "openpyxl_peak_mib": round(baseline[1]),
+        "first_run_s": round(first[0], 2), "first_run_peak_mib": round(first[1]),
+        "second_run_s": round(second[0], 2), "second_run_peak_mib": round(second[1]),
+        "first_run_ratio": round(first[0] / baseline[0], 2), "second_run_ratio": round(second[0] / baseline[0], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--krs", type=int, default=20_000)
+    parser.add_argument("--kpis", type=int, default=2_000)
+    args = parser.parse_args()
+    result = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
+              "writer": writer_bench(args.krs, args.kpis)}
+    w = result["writer"]
+    print(f"okrsync run on {w['key_results']:,} key results and {w['kpis']:,} KPIs ({w['file_bytes'] / 1e6:.1f} MB):")
+    print(f"  openpyxl load+save (baseline): {w['openpyxl_load_save_s']:.2f} s, peak {w['openpyxl_peak_mib']} MiB")
+    print(f"  first run (all owned cells written): {w['first_run_s']:.2f} s = {w['first_run_ratio']:.2f} x baseline, "
+          f"peak {w['first_run_peak_mib']} MiB")
+    print(f"  second run (nothing to write):       {w['second_run_s']:.2f} s = {w['second_run_ratio']:.2f} x baseline, "
+          f"peak {w['second_run_peak_mib']} MiB")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(result, indent=2))
+    print(f"written to {out / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()
