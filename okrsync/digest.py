@@ -11,6 +11,7 @@ import hashlib
 import logging
 import re
 import smtplib
+from collections import Counter
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -38,8 +39,9 @@ def digest_context(run, sources: list[str] | None) -> dict:
     krs = [kr for s in picked for kr in s.evaluation.key_results]
     objectives = [(s, o) for s in picked for o in s.evaluation.objectives]
     counts = {status: sum(1 for kr in krs if kr.status is status) for status in Status}
-    cycles = sorted({kr.cycle for kr in krs if kr.cycle}, key=lambda c: (c.start, c.end))
-    cycle = cycles[0] if cycles else None
+    # The headline cycle: the one most key results belong to (the shorter one on a tie).
+    by_cycle = Counter(kr.cycle for kr in krs if kr.cycle)
+    cycle = min(by_cycle, key=lambda c: (-by_cycle[c], c.days)) if by_cycle else None
     teams: dict[str, dict] = {}
     for _, o in objectives:
         team = teams.setdefault(o.team, {"objectives": [], "errors": 0, "warnings": 0})
