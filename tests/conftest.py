@@ -16,9 +16,7 @@ from click.testing import CliRunner
 
 from okrsync.cli import main
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-if not SHARED.is_dir():  # CI clones main next to shared/
-    SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(__file__).resolve().parents[2] / "shared"  # shared/ lies beside the checkout
 REAL_TEMPLATE = SHARED / "real-world-workbooks" / "okr-template.xlsx"
 
 
