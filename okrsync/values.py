@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import unicodedata
@@ -108,10 +109,16 @@ def parse_done(raw: object) -> bool | None:
     return None
 
 
+@functools.lru_cache(maxsize=8192)  # headers and keywords repeat on every row
+def _normalise_text(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
 def normalise(text: object) -> str:
     """Header and keyword matching: case-, space- and punctuation-insensitive."""
-    folded = unicodedata.normalize("NFKC", str(text or "")).casefold()
-    return "".join(ch for ch in folded if ch.isalnum())
+    text = str(text or "")
+    return _normalise_text(text) if len(text) <= 200 else _normalise_text.__wrapped__(text)
 
 
 def display(raw: object) -> str:

@@ -181,3 +181,12 @@ def test_later_rule_files_override_earlier_ones_key_by_key(tmp_path):
     rs = load_rules([default_rules(), a, b])
     assert rs.get("krs-per-objective").params == {"min": 2, "max": 6}
     assert (rs.green, rs.yellow) == (0.8, 0.4)
+
+
+def test_the_shipped_strict_example_loads_and_tightens(tmp_path):
+    from pathlib import Path
+
+    strict = Path(__file__).resolve().parents[1] / "rules" / "examples" / "strict.yaml"
+    rs = load_rules([default_rules(), strict])
+    assert rs.get("objectives-per-team").params["max"] == 3 and rs.get("krs-per-objective").severity == "error"
+    assert (rs.green, rs.yellow) == (0.8, 0.5)
