@@ -3,7 +3,7 @@
 Writer: `okrsync run` on a generated workbook of 20,000 key results and 2,000 KPIs, against
 openpyxl's own load + save of the same file. First run (every owned cell written) and second
 run (nothing to write). Each measurement runs in its own process so its peak memory (max RSS)
-is its own.
+is its own; rounds are interleaved and medians reported, since a shared machine is noisy.
 
 Run: make bench   (or: python bench/run_bench.py [--krs N] [--kpis N])
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import shutil
 import subprocess
 import sys
@@ -58,27 +59,33 @@ def measure(body: str) -> tuple[float, float]:
     return float(seconds), int(rss_kib) / 1024
 
 
-def writer_bench(krs: int, kpis: int) -> dict:
+def writer_bench(krs: int, kpis: int, rounds: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="okrsync-bench-"))
-    book = folder / "big.xlsx"
-    generate(book, krs, kpis)
-    shutil.copyfile(book, folder / "baseline.xlsx")
-    (folder / "okrsync.toml").write_text(
-        'timezone = "UTC"\ncycle = "2026-Q4"\n[[sources]]\nname = "big"\nexcel = "big.xlsx"\nbackups = 0\n')
-    baseline = measure(f"import openpyxl\nwb = openpyxl.load_workbook({str(folder / 'baseline.xlsx')!r})\n"
-                       f"wb.save({str(folder / 'baseline-out.xlsx')!r})")
-    run = ("from okrsync.cli import main\ntry:\n    main(['-q', 'run', '-c', {cfg!r}, '--today', '2026-11-16'])\n"
-           "except SystemExit as e:\n    assert e.code == 0, e.code").format(cfg=str(folder / "okrsync.toml"))
-    first = measure(run)
-    second = measure(run)
-    size = book.stat().st_size
+    original = folder / "original.xlsx"
+    generate(original, krs, kpis)
+    book, config = folder / "big.xlsx", folder / "okrsync.toml"
+    config.write_text('timezone = "UTC"\ncycle = "2026-Q4"\n[[sources]]\nname = "big"\nexcel = "big.xlsx"\nbackups = 0\n')
+    baseline_body = (f"import openpyxl\nwb = openpyxl.load_workbook({str(original)!r})\n"
+                     f"wb.save({str(folder / 'baseline-out.xlsx')!r})")
+    run_body = ("from okrsync.cli import main\ntry:\n    main(['-q', 'run', '-c', {cfg!r}, '--today', '2026-11-16'])\n"
+                "except SystemExit as e:\n    assert e.code == 0, e.code").format(cfg=str(config))
+    samples: dict[str, list[tuple[float, float]]] = {"baseline": [], "first": [], "second": []}
+    for _ in range(rounds):  # interleaved, so a busy moment on the machine hits all three alike
+        shutil.copyfile(original, book)
+        for leftover in folder.glob("okrsync.db*"):
+            leftover.unlink()
+        samples["baseline"].append(measure(baseline_body))
+        samples["first"].append(measure(run_body))
+        samples["second"].append(measure(run_body))
     shutil.rmtree(folder)
+    med = {k: (statistics.median(t for t, _ in v), max(m for _, m in v)) for k, v in samples.items()}
+    ratios = {k: statistics.median(s[0] / b[0] for s, b in zip(samples[k], samples["baseline"])) for k in ("first", "second")}
     return {
-        "key_results": krs, "kpis": kpis, "file_bytes": size,
-        "openpyxl_load_save_s": round(baseline[0], 2), "openpyxl_peak_mib": round(baseline[1]),
-        "first_run_s": round(first[0], 2), "first_run_peak_mib": round(first[1]),
-        "second_run_s": round(second[0], 2), "second_run_peak_mib": round(second[1]),
-        "first_run_ratio": round(first[0] / baseline[0], 2), "second_run_ratio": round(second[0] / baseline[0], 2),
+        "key_results": krs, "kpis": kpis, "rounds": rounds,
+        "openpyxl_load_save_s": round(med["baseline"][0], 2), "openpyxl_peak_mib": round(med["baseline"][1]),
+        "first_run_s": round(med["first"][0], 2), "first_run_peak_mib": round(med["first"][1]),
+        "second_run_s": round(med["second"][0], 2), "second_run_peak_mib": round(med["second"][1]),
+        "first_run_ratio": round(ratios["first"], 2), "second_run_ratio": round(ratios["second"], 2),
     }
 
 
@@ -86,11 +93,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--krs", type=int, default=20_000)
     parser.add_argument("--kpis", type=int, default=2_000)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; medians are reported")
     args = parser.parse_args()
     result = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
-              "writer": writer_bench(args.krs, args.kpis)}
+              "writer": writer_bench(args.krs, args.kpis, args.rounds)}
     w = result["writer"]
-    print(f"okrsync run on {w['key_results']:,} key results and {w['kpis']:,} KPIs ({w['file_bytes'] / 1e6:.1f} MB):")
+    print(f"okrsync run on {w['key_results']:,} key results and {w['kpis']:,} KPIs, "
+          f"median of {w['rounds']} interleaved rounds:")
     print(f"  openpyxl load+save (baseline): {w['openpyxl_load_save_s']:.2f} s, peak {w['openpyxl_peak_mib']} MiB")
     print(f"  first run (all owned cells written): {w['first_run_s']:.2f} s = {w['first_run_ratio']:.2f} x baseline, "
           f"peak {w['first_run_peak_mib']} MiB")

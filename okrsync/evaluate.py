@@ -11,7 +11,7 @@ from okrsync.domain import Finding, Kpi, KeyResult, Objective, Severity
 from okrsync.ruleset import RuleSet
 from okrsync.score import kpi_status, kr_status, objective_status, trend
 from okrsync.table import Table
-from okrsync.values import display, is_blank
+from okrsync.values import text_of
 
 # An error from one of these means the key result's numbers cannot be used (SPEC §3).
 BLOCKING_RULES = {"kr-measurable", "kr-direction", "values-in-range", "time-bound"}
@@ -45,13 +45,12 @@ def evaluate_okrs(table: Table, findings: list[Finding], ruleset: RuleSet, today
         except CycleError:
             cycle = None
         objectives[o["key"]] = Objective(
-            key=o["key"], text=display(o["objective"]), team=o["team"],
-            owner="" if is_blank(o["objective_owner"]) else display(o["objective_owner"]),
+            key=o["key"], text=text_of(o["objective"]), team=o["team"], owner=text_of(o["objective_owner"]),
             cycle=cycle, first_row=int(o["row"]))
     for r in table.records:
         kr = KeyResult(
-            row=int(r["row"]), objective_key=r["objective_key"], text=display(r["key_result"]),
-            owner="" if is_blank(r["owner"]) else display(r["owner"]), type=r["type_n"] or "number",
+            row=r["row"], objective_key=r["objective_key"], text=text_of(r["key_result"]),
+            owner=text_of(r["owner"]), type=r["type_n"] or "number",
             direction=r["direction_n"] or "increase", start=_num(r["start_n"]), target=_num(r["target_n"]),
             current=_num(r["current_n"]), done=r["done"], weight=_num(r["weight_n"]) or 1.0,
             confidence=_num(r["confidence_n"]), cycle=r["cycle_c"], due=r["due_d"],
@@ -72,8 +71,8 @@ def evaluate_kpis(table: Table, findings: list[Finding], ruleset: RuleSet,
     result = Evaluation()
     for r in table.records:
         kpi = Kpi(
-            row=int(r["row"]), key=r["key"], name=display(r["kpi"]), team=r["team"],
-            owner="" if is_blank(r["owner"]) else display(r["owner"]), direction=r["direction_n"] or "",
+            row=r["row"], key=r["key"], name=text_of(r["kpi"]), team=r["team"],
+            owner=text_of(r["owner"]), direction=r["direction_n"] or "",
             target=_num(r["target_n"]), threshold=_num(r["threshold_n"]), current=_num(r["current_n"]),
             usable=int(r["row"]) not in blocked,
         )

@@ -13,7 +13,9 @@ from okrsync.values import is_blank
 OWN_COLOURS = set(STATUS_COLOURS.values())
 
 
-def _check_text(findings: list[Finding]) -> str | None:
+def _check_text(findings: list[Finding] | None) -> str | None:
+    if not findings:
+        return None
     ordered = sorted(findings, key=lambda f: f.severity.rank)
     return "; ".join(f.as_check() for f in ordered) or None
 
@@ -44,33 +46,35 @@ def desired_cells(table: Table, evaluation: Evaluation, findings: list[Finding])
                 cells.append(CellChange(tab, kr.row, owned["objective_score"], score, objective.status.colour, True))
             else:
                 cells.append(CellChange(tab, kr.row, owned["objective_score"], None))
-            cells.append(CellChange(tab, kr.row, owned["check"], _check_text(by_row.get(kr.row, []))))
+            cells.append(CellChange(tab, kr.row, owned["check"], _check_text(by_row.get(kr.row))))
         # Rows of objectives without key results still get their score and messages.
         for row, objective in first_rows.items():
             if row not in rows_seen:
                 cells.append(CellChange(tab, row, owned["objective_score"], None, objective.status.colour))
-                cells.append(CellChange(tab, row, owned["check"], _check_text(by_row.get(row, []))))
+                cells.append(CellChange(tab, row, owned["check"], _check_text(by_row.get(row))))
     else:
         for kpi in evaluation.kpis:
             cells.append(CellChange(tab, kpi.row, owned["status"], kpi.status.value, kpi.status.colour))
             good = {"↑": kpi.direction != "lower", "↓": kpi.direction == "lower"}.get(kpi.trend)
             colour = None if good is None else GREEN if good else RED
             cells.append(CellChange(tab, kpi.row, owned["trend"], kpi.trend, colour))
-            cells.append(CellChange(tab, kpi.row, owned["check"], _check_text(by_row.get(kpi.row, []))))
+            cells.append(CellChange(tab, kpi.row, owned["check"], _check_text(by_row.get(kpi.row))))
     return cells
 
 
 def _shows(grid: Grid, change: CellChange) -> bool:
-    shown = grid.value(change.row, change.col)
-    if change.value is None:
-        value_ok = is_blank(shown)
-    elif isinstance(change.value, float):
-        value_ok = isinstance(shown, (int, float)) and not isinstance(shown, bool) and abs(shown - change.value) < 1e-9
-    else:
-        value_ok = isinstance(shown, str) and shown == change.value
+    shown = grid.values.get((change.row, change.col))
+    wanted = change.value
+    if wanted is None:
+        if not is_blank(shown):
+            return False
+    elif type(wanted) is float:
+        if type(shown) not in (float, int) or abs(shown - wanted) >= 1e-9:
+            return False
+    elif wanted != shown or not isinstance(shown, str):
+        return False
     fill = grid.fill(change.row, change.col)
-    fill_ok = fill == change.fill if change.fill else fill not in OWN_COLOURS
-    return value_ok and fill_ok
+    return fill == change.fill if change.fill else fill not in OWN_COLOURS
 
 
 def diff(desired: list[CellChange], grid: Grid) -> list[CellChange]:

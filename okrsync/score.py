@@ -23,7 +23,10 @@ def elapsed(start: dt.date, end: dt.date, today: dt.date) -> float:
 
 
 def _usable(*values: float | None) -> bool:
-    return all(v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values)
+    for v in values:
+        if v is None or v != v:  # None or NaN
+            return False
+    return True
 
 
 def kr_score(kr: KeyResult) -> float | None:

@@ -133,10 +133,11 @@ def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=N
         if run_id is not None:
             store.record_source(run_id, result)
     outcome = RunResult(today, results, run_id)
-    if run_id is not None:
-        from okrsync.digest import send_due
+    if run_id is not None and config.digests:
+        from okrsync.digest import send_due  # jinja2 is loaded only when digests are configured
 
         outcome.digests, outcome.digest_errors = send_due(config, store, outcome)
+    if run_id is not None:
         store.finish_run(run_id, "failed" if outcome.failed else "ok", time.monotonic() - started)
     return outcome
 

@@ -16,7 +16,7 @@ from okrsync.config import KPI_FIELDS, OKR_FIELDS, SourceConfig
 from okrsync.cycles import CycleError, parse_cycle
 from okrsync.errors import SourceError
 from okrsync.sources import Grid
-from okrsync.values import display, is_blank, normalise, parse_date, parse_done, parse_number
+from okrsync.values import display, is_blank, text_of, normalise, parse_date, parse_done, parse_number
 
 HEADER_SEARCH_ROWS = 20
 
@@ -199,10 +199,6 @@ def _owned_columns(grid: Grid, kind: str, header_row: int, config: SourceConfig)
     return owned, new
 
 
-def _text(value: object) -> str:
-    return "" if is_blank(value) else display(value) if not isinstance(value, str) else value.strip()
-
-
 def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context: ReadContext):
     items, objectives = [], {}
     current: dict[str, object] | None = None
@@ -217,16 +213,16 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
             current["row"] = row
             if is_blank(current.get("team")):
                 current["team"] = config.name
-            team, text = _text(current["team"]), _text(current.get("objective"))
-            cycle_text = _text(current.get("cycle")) or context.default_cycle
-            ident = _text(current.get("objective_id"))
+            team, text = text_of(current["team"]), text_of(current.get("objective"))
+            cycle_text = text_of(current.get("cycle")) or context.default_cycle
+            ident = text_of(current.get("objective_id"))
             current["key"] = f"id:{ident}" if ident else f"{team}|{cycle_text}|{text}"
             if current["key"] not in objectives:
                 objectives[current["key"]] = {
                     "key": current["key"], "row": row, "objective": current.get("objective"),
                     "team": team, "cycle": cycle_text, "objective_id": ident,
                     "objective_owner": current.get("objective_owner"), "parent": current.get("parent"),
-                    "level": _text(current.get("level")).lower(), "kr_count": 0,
+                    "level": text_of(current.get("level")).lower(), "kr_count": 0,
                 }
         else:
             for name in OBJECTIVE_FIELDS:
@@ -235,16 +231,14 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
         if is_blank(values.get("key_result")):
             continue
         item = dict.fromkeys(OKR_FIELDS)
-        item.update(values)
-        for name in OBJECTIVE_FIELDS + ("objective",):
-            if is_blank(item.get(name)):
-                item[name] = current.get(name)
+        item.update(values)  # objective fields were carried down above
+        item["objective"] = current.get("objective")
         item["row"] = row
         # An inherited cycle is reported at the cell that holds it.
         item["cycle_row"] = row if own_cycle or row == current["row"] else current["row"]
         item["objective_key"] = current["key"]
         item["objective_row"] = current["row"]
-        item["team"] = _text(item.get("team")) or config.name
+        item["team"] = text_of(item.get("team")) or config.name
         owner = item.get("owner")
         item["owner_inherited"] = is_blank(owner) and not is_blank(item.get("objective_owner"))
         if item["owner_inherited"]:
@@ -264,7 +258,7 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
 
 def _frame(items: list[dict], columns: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
     """Cells stay the Python values the sheet gave (no type guessing); parsed numbers are floats."""
-    frame = pd.DataFrame(items, columns=columns, dtype=object)
+    frame = pd.DataFrame({name: [item.get(name) for item in items] for name in columns}, dtype=object)
     for name in numeric:
         frame[name] = frame[name].astype(float)
     frame["row"] = frame["row"].astype(int)
@@ -286,7 +280,7 @@ def _number(value: object, percent_kr: bool) -> float:
 
 def _parse_kr(item: dict, context: ReadContext) -> dict:
     raw_type = item.get("type")
-    type_text = "percent" if _text(raw_type) == "%" else normalise(raw_type)
+    type_text = "percent" if text_of(raw_type) == "%" else normalise(raw_type)
     if type_text:
         kr_type = KR_TYPES.get(type_text)  # None: unknown, reported by kr-measurable
     elif all(is_blank(item.get(k)) for k in ("start", "target")) and parse_number(item.get("current")) is None \
@@ -346,14 +340,14 @@ def _kpi_items(rows: dict[int, dict[str, object]], config: SourceConfig) -> tupl
         item = dict.fromkeys(KPI_FIELDS)
         item.update(values)
         item["row"] = row
-        item["team"] = _text(item.get("team")) or config.name
+        item["team"] = text_of(item.get("team")) or config.name
         direction_text = normalise(item.get("direction"))
         item["direction_n"] = KPI_DIRECTIONS.get(direction_text) if direction_text else "higher"
         for name in ("target", "threshold", "current"):
             item[f"{name}_n"] = _number(item.get(name), False)
         as_of = item.get("as_of")
         item["as_of_d"] = None if is_blank(as_of) else parse_date(as_of)
-        item["key"] = f"{item['team']}|{_text(item.get('kpi'))}"
+        item["key"] = f"{item['team']}|{text_of(item.get('kpi'))}"
         items.append(item)
     columns = ["row", "key", *KPI_FIELDS, "direction_n", "target_n", "threshold_n", "current_n", "as_of_d"]
     return items, _frame(items, columns, ("target_n", "threshold_n", "current_n"))

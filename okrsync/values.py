@@ -43,10 +43,11 @@ def is_blank(raw: object) -> bool:
 
 def parse_number(raw: object) -> Number | None:
     """A number from a cell: 1200, "1,200", "45 %", "$150,000", "2 h", "1.5k". None if not one."""
-    if isinstance(raw, bool) or is_blank(raw) or isinstance(raw, (ErrorValue, dt.date)):
-        return None
-    if isinstance(raw, (int, float)):
+    kind = type(raw)
+    if kind is float or kind is int:  # the common case first: a number cell
         return Number(float(raw), False) if math.isfinite(raw) else None
+    if kind is not str:  # booleans, dates, error values (a str subclass), None
+        return None
     text = str(raw).strip()
     if len(text) > 64:  # no number people type is longer; keeps hostile text cheap
         return None
@@ -121,8 +122,15 @@ def normalise(text: object) -> str:
     return _normalise_text(text) if len(text) <= 200 else _normalise_text.__wrapped__(text)
 
 
+def text_of(raw: object) -> str:
+    """A cell's full text: strings stripped, numbers and dates written out, blank as ""."""
+    if isinstance(raw, str):
+        return raw.strip()
+    return "" if is_blank(raw) else display(raw)
+
+
 def display(raw: object) -> str:
-    """A cell value as a person would quote it in a message."""
+    """A cell value as a person would quote it in a message (long text shortened)."""
     if raw is None:
         return ""
     if isinstance(raw, float) and raw.is_integer() and abs(raw) < 1e15:

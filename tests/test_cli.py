@@ -136,3 +136,15 @@ def test_second_process_is_refused_the_store(workspace):
     with Store(folder / "okrsync.db"):
         result = okrsync("run", "-c", config, "--today", "2026-11-16")
     assert result.exit_code == 3 and "Another okrsync" in result.stderr
+
+
+def test_long_key_results_are_kept_whole(tmp_path):
+    rows = basic_rows()
+    long_text = "Raise the customer satisfaction score of our enterprise segment to 90 by the end of the quarter"
+    rows["OKRs"][1][3] = long_text
+    build_xlsx(tmp_path / "okrs.xlsx", rows)
+    result = okrsync("run", "-c", write_config(tmp_path, "okrs.xlsx"), "--today", "2026-11-16", "--json")
+    texts = [k["key_result"] for k in json.loads(result.stdout)["sources"][0]["key_results"]]
+    assert long_text in texts
+    with Store(tmp_path / "okrsync.db", lock=False) as store:
+        assert long_text in {s["label"] for s in store.snapshots(store.last_run()["id"])}

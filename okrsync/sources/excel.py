@@ -48,23 +48,26 @@ class ExcelSource:
             )
         return grids
 
-    def write(self, changes: list[CellChange]) -> int:
+    def _style(self, base: int, fill: str | None, two_decimals: bool) -> int:
+        """The cell format for an owned cell: its own look, with okrsync's fill and number format."""
         styles = self.workbook.styles
+        if fill is None and styles.fill_of(base) in OWN_COLOURS:
+            fill = NO_FILL  # a status colour okrsync set earlier, no longer wanted
+        number = SCORE_FORMAT_ID if two_decimals else None
+        return styles.derive(base, fill, number) if (fill is not None or number is not None) else base
+
+    def write(self, changes: list[CellChange]) -> int:
         by_tab: dict[str, list[Write]] = {}
+        derived: dict[tuple[int, str | None, bool], int] = {}
         for change in changes:
             cells = self._cells.get(change.tab)
             if cells is None:
                 raise WorkbookError(f"{self.location}: tab {change.tab} was not read before writing")
             base = cells.styles.get(change.like or (change.row, change.col), 0)
-            if change.fill is not None:
-                fill = change.fill
-            elif styles.fill_of(base) in OWN_COLOURS:
-                fill = NO_FILL  # a status colour okrsync set earlier, no longer wanted
-            else:
-                fill = None
-            number = SCORE_FORMAT_ID if change.two_decimals else None
-            style = styles.derive(base, fill, number) if (fill is not None or number is not None) else base
-            by_tab.setdefault(change.tab, []).append(Write(change.row, change.col, change.value, style))
+            key = (base, change.fill, change.two_decimals)
+            if key not in derived:
+                derived[key] = self._style(base, change.fill, change.two_decimals)
+            by_tab.setdefault(change.tab, []).append(Write(change.row, change.col, change.value, derived[key]))
         result = self.workbook.write(by_tab, backups=self.config.backups)
         self.last_backup = result.backup
         return result.cells

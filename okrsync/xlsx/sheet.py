@@ -121,8 +121,8 @@ class SheetXml:
                 col += 1
             yield col, m, m.group(1)
 
-    def _all_cells(self):
-        """(row, column, style, type, inner XML) of every cell, in document order.
+    def _all_cells(self) -> list[tuple[str, str, str, str, str, str]]:
+        """(column letters, row, style, type, other attributes, inner XML) of every cell.
 
         Nearly every writer puts a cell's reference first (``<c r="B7" ...>``); then one scan
         of the whole sheet finds every cell. Otherwise cells are found row by row.
@@ -133,17 +133,12 @@ class SheetXml:
                           rf'(?:/>|>(.*?)</{re.escape(p)}c>)', re.S)
         found = fast.findall(body)
         if len(found) == body.count(f"<{p}c ") + body.count(f"<{p}c>"):
-            letters = _COLUMNS
-            for letter, row, style, kind, rest, inner in found:
-                col = letters.get(letter) or letters.setdefault(letter, column_index_from_string(letter))
-                if rest and ("s=" in rest or "t=" in rest):  # attributes in another order
-                    style, kind = _attr_s_t(rest, style, kind)
-                yield int(row), col, style, kind, inner
-            return
+            return found
+        slow = []
         for row, _s, _e, _head, row_body in self.rows():
             for col, m, head in self._cells(row, row_body):
-                style, kind = _attr_s_t(head, "", "")
-                yield row, col, style, kind, m.group(2) or ""
+                slow.append((get_column_letter(col), str(row), "", "", head, m.group(2) or ""))
+        return slow
 
     def read(self, shared: list[str], date_xfs: set[int], date1904: bool) -> Cells:
         epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
@@ -151,25 +146,42 @@ class SheetXml:
         styles: dict[tuple[int, int], int] = {}
         formulas: set[tuple[int, int]] = set()
         last_col: dict[int, int] = {}
-        f_tag, v_re, t_re, t_one = f"<{self.p}f", self._v_re, self._t_re, self._t_one
-        for row, col, style_text, kind, inner in self._all_cells():
+        p, letters = self.p, _COLUMNS
+        f_tag, t_tag, v_re, t_re, t_one = f"<{p}f", f"<{p}t", self._v_re, self._t_re, self._t_one
+        v_open, v_close = f"<{p}v>", f"</{p}v>"
+        lo, lc = len(v_open), len(v_close)
+        for letter, row_text, style_text, kind, rest, inner in self._all_cells():
+            col = letters.get(letter) or letters.setdefault(letter, column_index_from_string(letter))
+            row = int(row_text)
+            if rest and ("s=" in rest or "t=" in rest):  # attributes in another order
+                style_text, kind = _attr_s_t(rest, style_text, kind)
             if col > last_col.get(row, 0):
                 last_col[row] = col
-            kind = kind or "n"
             style = int(style_text) if style_text else 0
             formula = f_tag in inner
             value: object = None
             if kind == "inlineStr":
-                if "<r>" in inner or "rPh" in inner:  # rich text runs, phonetic hints
+                if inner.count(t_tag) != 1:  # rich text runs, phonetic hints
                     value = "".join(_unescape(x) for x in t_re.findall(inner) if x)
                 else:
                     single = t_one.search(inner)
                     value = _unescape(single.group(1)) if single else ""
             else:
-                v = v_re.search(inner) if inner else None
-                raw = _unescape(v.group(1)) if v else None
+                if inner[:lo] == v_open and inner[-lc:] == v_close and "<" not in inner[lo:-lc]:
+                    raw = _unescape(inner[lo:-lc])  # the common <v>…</v> alone
+                else:
+                    v = v_re.search(inner) if inner else None
+                    raw = _unescape(v.group(1)) if v else None
                 if raw is None:
                     value = None
+                elif not kind or kind == "n":
+                    try:
+                        value = float(raw)
+                    except ValueError:
+                        value = raw
+                    else:
+                        if style in date_xfs:
+                            value = _excel_date(value, epoch)
                 elif kind == "s":
                     index = int(raw)
                     value = shared[index] if 0 <= index < len(shared) else None
@@ -182,13 +194,7 @@ class SheetXml:
                 elif kind == "d":
                     value = _iso_date(raw)
                 else:
-                    try:
-                        value = float(raw)
-                    except ValueError:
-                        value = raw
-                    else:
-                        if style in date_xfs:
-                            value = _excel_date(value, epoch)
+                    value = raw
             if value is not None:
                 values[(row, col)] = value
             if style:
@@ -208,9 +214,8 @@ class SheetXml:
         pieces: list[str] = []
         cursor = 0
         max_col = 0
-        for number, start, end, head, body in self.rows():
-            if number not in by_row:
-                continue
+        located = self._find_rows(sorted(by_row)) or [r for r in self.rows() if r[0] in by_row]
+        for number, start, end, head, body in located:
             edits = by_row.pop(number)
             max_col = max(max_col, *edits)
             pieces.append(self.text[cursor:start])
@@ -226,6 +231,26 @@ class SheetXml:
         pieces.append(self.text[cursor:])
         text = "".join(pieces)
         return self._widen_dimension(text, max_col)
+
+    def _find_rows(self, numbers: list[int]):
+        """The rows to edit, found by plain search for ``<row r="N"`` (rows are in order);
+        None when one is not found that way (absent, or written with other attributes first)."""
+        p, text, end_tag = self.p, self.text, f"</{self.p}row>"
+        cursor, out = self._data_start, []
+        for n in numbers:
+            start = text.find(f'<{p}row r="{n}"', cursor, self._data_end)
+            if start < 0:
+                return None
+            head_end = text.index(">", start)
+            head = text[start + len(p) + 4:head_end]
+            if head.endswith("/"):
+                out.append((n, start, head_end + 1, head[:-1], ""))
+                cursor = head_end + 1
+            else:
+                close = text.index(end_tag, head_end)
+                out.append((n, start, close + len(end_tag), head, text[head_end + 1:close]))
+                cursor = close
+        return out
 
     def _cell_xml(self, ref: str, w: Write) -> str:
         p = self.p
@@ -281,7 +306,8 @@ class SheetXml:
         self.text = self.text[:position] + new_row + self.text[position:]
 
     def _widen_dimension(self, text: str, max_col: int) -> str:
-        m = re.search(rf'<{re.escape(self.p)}dimension\s+ref="([A-Z]+\d+)(?::([A-Z]+)(\d+))?"', text)
+        head_end = text.find(f"<{self.p}sheetData")  # <dimension> comes before the cells
+        m = re.compile(rf'<{re.escape(self.p)}dimension\s+ref="([A-Z]+\d+)(?::([A-Z]+)(\d+))?"').search(text, 0, head_end)
         if not m or not max_col:
             return text
         last_col = m.group(2) or _REF.fullmatch(m.group(1)).group(1)

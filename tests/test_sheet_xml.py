@@ -1,0 +1,62 @@
+"""The worksheet tokenizer on XML shapes other writers produce: a prefixed namespace,
+attributes in another order, self-closing rows, shared and inline strings, rows to insert."""
+
+import re
+
+import pytest
+
+from okrsync.errors import WorkbookError
+from okrsync.values import ErrorValue
+from okrsync.xlsx.sheet import SheetXml, Write
+
+NS = 'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def sheet(rows: str, prefix: str = "x:") -> str:
+    ns = NS if prefix else NS.replace("xmlns:x", "xmlns")
+    return (f'<?xml version="1.0" encoding="UTF-8"?><{prefix}worksheet {ns}><{prefix}dimension ref="A1:B3"/>'
+            f"<{prefix}sheetData>{rows}</{prefix}sheetData><{prefix}mergeCells count=\"1\">"
+            f'<{prefix}mergeCell ref="A2:A3"/></{prefix}mergeCells></{prefix}worksheet>')
+
+
+ROWS = ('<x:row spans="1:2" r="1"><x:c t="s" r="A1"><x:v>0</x:v></x:c><x:c s="3" t="inlineStr" r="B1">'
+        '<x:is><x:r><x:t>Key </x:t></x:r><x:r><x:t>result</x:t></x:r></x:is></x:c></x:row>'
+        '<x:row r="2"><x:c r="A2" t="e"><x:f>1/0</x:f><x:v>#DIV/0!</x:v></x:c><x:c r="B2"><x:v>2.5</x:v></x:c></x:row>'
+        '<x:row r="3"/>')
+
+
+def test_reading_other_writers_shapes():
+    xml = SheetXml(sheet(ROWS), "OKRs")
+    cells = xml.read(["Objective"], set(), False)
+    assert cells.values[(1, 1)] == "Objective" and cells.values[(1, 2)] == "Key result"
+    assert isinstance(cells.values[(2, 1)], ErrorValue) and (2, 1) in cells.formulas
+    assert cells.values[(2, 2)] == 2.5 and cells.styles[(1, 2)] == 3
+    assert xml.merges == [(1, 2, 1, 3)]
+
+
+def test_splicing_keeps_everything_else_and_uses_the_prefix():
+    text = sheet(ROWS)
+    xml = SheetXml(text, "OKRs")
+    xml.read(["Objective"], set(), False)
+    out = xml.apply([Write(1, 3, "Score", 0), Write(2, 3, 0.5, 7), Write(3, 3, "x<&>", 0), Write(5, 1, "new", 0)])
+    assert '<x:c r="C1" t="inlineStr"><x:is><x:t xml:space="preserve">Score</x:t></x:is></x:c></x:row>' in out
+    assert '<x:c r="C2" s="7"><x:v>0.5</x:v></x:c></x:row>' in out
+    assert '<x:row r="3"><x:c r="C3" t="inlineStr"><x:is><x:t xml:space="preserve">x&lt;&amp;&gt;</x:t></x:is></x:c></x:row>' in out
+    assert out.index('<x:row r="5">') > out.index('<x:row r="3">')  # inserted in order
+    assert '<x:dimension ref="A1:C3"/>' in out
+    # remove what was added: the rest is the original, byte for byte
+    stripped = re.sub(r'<x:c r="C\d"[^>]*?(/>|>.*?</x:c>)', "", out).replace('<x:row r="5"><x:c r="A5" t="inlineStr"><x:is><x:t xml:space="preserve">new</x:t></x:is></x:c></x:row>', "")
+    restored = stripped.replace("<x:row r=\"3\"></x:row>", "<x:row r=\"3\"/>").replace("A1:C3", "A1:B3")
+    assert restored.replace("spans=\"1:3\"", "spans=\"1:2\"") == text  # spans widened to the new column
+
+
+def test_an_edit_between_existing_cells_is_placed_in_column_order():
+    xml = SheetXml(sheet('<row r="1"><c r="A1"><v>1</v></c><c r="C1"><v>3</v></c></row>', prefix=""), "T")
+    xml.read([], set(), False)
+    out = xml.apply([Write(1, 2, 2.0, 0), Write(1, 3, None, 0)])
+    assert '<row r="1"><c r="A1"><v>1</v></c><c r="B1"><v>2.0</v></c><c r="C1"/></row>' in out
+
+
+def test_a_dtd_is_refused():
+    with pytest.raises(WorkbookError, match="DTD"):
+        SheetXml('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><worksheet><sheetData/></worksheet>', "T")
