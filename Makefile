@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_TODAY ?= 2026-11-16
 
-.PHONY: install demo test templates bench clean
+.PHONY: install demo test test-deps templates bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ demo: $(STAMP)
 	@echo
 	@echo "Open demo/demo.xlsx to see scores, statuses and checks; the digest is in demo/outbox/."
 
-test: $(STAMP)
+# LibreOffice lets the tests check that written workbooks open (tests/test_writer.py);
+# installed from Debian's packages when missing and this runs as root.
+test-deps:
+	@command -v soffice >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing libreoffice-calc for the writer tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc >/dev/null; \
+	  else echo "LibreOffice is missing: install libreoffice-calc, or the LibreOffice check fails" >&2; fi; }
+
+test: $(STAMP) test-deps
 	$(BIN)/python -m pytest -q
 
 templates: $(STAMP)
