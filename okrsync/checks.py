@@ -10,9 +10,10 @@ from typing import Callable
 import pandas as pd
 
 from okrsync.domain import Severity
+from okrsync.rule_context import RuleContext
 from okrsync.ruleset import RuleSet
 from okrsync.table import Table
-from okrsync.values import ErrorValue, display, is_blank
+from okrsync.values import ErrorValue, display, is_blank, normalise, text_of
 
 
 @dataclass
@@ -224,6 +225,162 @@ def _due_inside_cycle(df: pd.DataFrame) -> pd.Series:
     return inside
 
 
-def parts_for(table: Table, ruleset: RuleSet) -> list[Part]:
-    parts = _parts_okr(table, ruleset) if table.kind == "okr" else _parts_kpi(table, ruleset)
+FREQUENCY_DAYS = {"daily": 1, "day": 1, "weekly": 7, "week": 7, "biweekly": 14, "fortnightly": 14,
+                  "monthly": 31, "month": 31, "quarterly": 92, "quarter": 92, "yearly": 366, "annually": 366}
+PERSPECTIVES = ("financial", "customer", "internal", "learning")
+CHILD_LEVELS = ("department", "team", "individual")
+
+
+def perspective_of(text: object) -> str | None:
+    """financial / customer / internal (process) / learning (& growth), from how people write them."""
+    word = normalise(text)
+    for prefix, name in (("fin", "financial"), ("cust", "customer"), ("int", "internal"), ("process", "internal"),
+                         ("oper", "internal"), ("learn", "learning"), ("growth", "learning"), ("people", "learning")):
+        if word.startswith(prefix):
+            return name
+    return None
+
+
+def _either(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def _days(a, b) -> int:
+    return (a - b).days
+
+
+def _context_parts_okr(t: Table, rs: RuleSet, ctx: RuleContext) -> list[Part]:
+    L = t.label
+    parts: list[Part] = []
+    if "parent" in t.columns:
+        def parent_known(df: pd.DataFrame) -> pd.Series:
+            level = df["level"].map(lambda v: normalise(v))
+            parent = df["parent"].map(lambda v: normalise(text_of(v)))
+            linked = parent.map(lambda p: p in ctx.objectives)
+            return (level == "company") | linked | ((parent == "") & ~level.isin(CHILD_LEVELS))
+
+        parts.append(Part(
+            "aligned", "objectives", "parent", parent_known,
+            lambda r: (f'Objective "{display(r["objective"])}" ({r["level"]} level) has no parent objective'
+                       if is_blank(r["parent"]) else
+                       f'{L("parent")} "{display(r["parent"])}" of objective "{display(r["objective"])}" '
+                       "names no objective in any source"),
+            hint="Name the id or the text of the objective this one supports"))
+
+    def first_same(r) -> int:
+        same = t.items[(t.items["objective_key"] == r["objective_key"])
+                       & (t.items["key_result"].map(normalise) == normalise(r["key_result"]))]
+        return int(same["row"].min())
+
+    parts.append(Part(
+        "unique", "items", "key_result",
+        lambda df: ~pd.DataFrame({"o": df["objective_key"], "k": df["key_result"].map(normalise)}).duplicated(),
+        lambda r: f'Key result "{display(r["key_result"])}" appears twice in objective "{display(r["objective"])}" '
+                  f'(first at {t.tab}!{t.cell("key_result", first_same(r))})'))
+
+    days = rs.get("stale").params["days"]
+
+    def fresh(df: pd.DataFrame) -> pd.Series:
+        done = (df["done"] == True) | ((df["direction_n"] == "increase") & (df["current_n"] >= df["target_n"])) \
+            | ((df["direction_n"] == "decrease") & (df["current_n"] <= df["target_n"]))  # noqa: E712
+        since = df["key"].map(lambda k: ctx.unchanged_since(t.source, "key_result", k))
+        age = since.map(lambda d: _days(ctx.today, d) if d is not None else 0)
+        return done | (age <= days)
+
+    parts.append(Part(
+        "stale", "items", "current", fresh,
+        lambda r: (f"{L('current')} {display(r['current'])} has not changed since "
+                   f"{ctx.unchanged_since(t.source, 'key_result', r['key'])} "
+                   f"({_days(ctx.today, ctx.unchanged_since(t.source, 'key_result', r['key']))} days)"),
+        hint=f"Update it at least every {days} days, even when it has not moved"))
+
+    def restates_kpi(row) -> str | None:
+        for kpi in ctx.kpis.get(normalise(row["team"]), []):
+            if len(kpi.name) >= 4 and kpi.name in normalise(row["key_result"]) and (
+                    row["direction_n"] in ("at least", "at most") or row["target_n"] == kpi.target):
+                return kpi.label
+        return None
+
+    parts.append(Part(
+        "kr-is-kpi", "items", "key_result",
+        lambda df: pd.Series([restates_kpi(r) is None for r in df[["team", "key_result", "direction_n", "target_n"]]
+                              .to_dict("records")], index=df.index, dtype=bool),
+        lambda r: f'Key result "{display(r["key_result"])}" restates the KPI "{restates_kpi(r)}" of team {r["team"]}',
+        hint="Track routine health as a KPI; keep key results for the change the objective needs"))
+    return parts
+
+
+def _context_parts_kpi(t: Table, rs: RuleSet, ctx: RuleContext) -> list[Part]:
+    L = t.label
+    parts: list[Part] = [Part(
+        "unique", "items", "kpi",
+        lambda df: ~pd.DataFrame({"t": df["team"].map(normalise), "k": df["kpi"].map(normalise)}).duplicated(),
+        lambda r: f'KPI "{display(r["kpi"])}" appears twice in team {r["team"]}')]
+
+    grace = rs.get("kpi-stale").params["grace_days"]
+
+    def reference(r) -> tuple[object, str]:
+        if r["as_of_d"] is not None:
+            return r["as_of_d"], "as_of"
+        return ctx.unchanged_since(t.source, "kpi", r["key"]), "current"
+
+    def allowed(r) -> int | None:
+        days = FREQUENCY_DAYS.get(normalise(r["frequency"]))
+        return None if days is None else days + grace
+
+    def fresh(df: pd.DataFrame) -> pd.Series:
+        out = []
+        for r in df[["as_of_d", "key", "frequency"]].to_dict("records"):
+            ref, _ = reference(r)
+            limit = allowed(r)
+            out.append(ref is None or limit is None or _days(ctx.today, ref) <= limit)
+        return pd.Series(out, index=df.index, dtype=bool)
+
+    def stale_message(r) -> str:
+        ref, where = reference(r)
+        age, every = _days(ctx.today, ref), FREQUENCY_DAYS[normalise(r["frequency"])]
+        what = f"{L('as_of')} {ref}" if where == "as_of" else f"{L('current')} {display(r['current'])}, unchanged since {ref},"
+        return (f"{what} is {age} days old; a {normalise(r['frequency'])} KPI needs a value every {every} days "
+                f"(+{grace} days grace)")
+
+    parts.append(Part("kpi-stale", "items", "as_of" if "as_of" in t.columns else "current", fresh, stale_message,
+                      hint="Enter this period's value and its date"))
+
+    if "perspective" in t.columns:
+        def covered(df: pd.DataFrame) -> pd.Series:
+            kinds = df["perspective"].map(perspective_of)
+            per_team = kinds.groupby(df["team"]).transform(lambda k: len({x for x in k if x}))
+            return per_team == len(PERSPECTIVES)
+
+        def missing(r) -> str:
+            team_rows = t.items[t.items["team"] == r["team"]]
+            have = {perspective_of(p) for p in team_rows["perspective"]} - {None}
+            lacking = [p for p in PERSPECTIVES if p not in have]
+            got = ", ".join(p for p in PERSPECTIVES if p in have) or "no perspective"
+            return f"Team {r['team']}'s KPIs cover {got}; none is {_either(lacking)}"
+
+        parts.append(Part("kpi-balanced", "items", "perspective", covered, missing,
+                          hint="Balance lagging financial measures with customer, internal and learning ones",
+                          first_per="team"))
+
+    if "objective" in t.columns:
+        parts.append(Part(
+            "kpi-linked", "items", "objective",
+            lambda df: df["objective"].map(lambda v: not is_blank(v) and normalise(text_of(v)) in ctx.objectives),
+            lambda r: (f'KPI "{display(r["kpi"])}" names no objective it supports' if is_blank(r["objective"]) else
+                       f'{L("objective")} "{display(r["objective"])}" of KPI "{display(r["kpi"])}" is not an '
+                       "objective in any source"),
+            hint="Name the id or text of the objective whose health this KPI shows"))
+    else:
+        parts.append(Part("kpi-linked", "items", None, lambda df: pd.Series(False, index=df.index),
+                          lambda r: f"The {t.tab} tab has no Objective column naming the objective each KPI supports",
+                          hint="Add an Objective (or Supports) column", first_per="table"))
+    return parts
+
+
+def parts_for(table: Table, ruleset: RuleSet, context: RuleContext | None = None) -> list[Part]:
+    if table.kind == "okr":
+        parts = _parts_okr(table, ruleset) + (_context_parts_okr(table, ruleset, context) if context else [])
+    else:
+        parts = _parts_kpi(table, ruleset) + (_context_parts_kpi(table, ruleset, context) if context else [])
     return [p for p in parts if ruleset.get(p.rule).enabled]

@@ -95,8 +95,15 @@ def validate(config_path, sources, as_json, today) -> None:
     """Read and validate every source; print each finding with its cell. Writes nothing."""
     from okrsync import report, sync
 
+    from okrsync.store import Store
+
     config = _load(config_path)
-    result = sync.check(config, config.today(today), sources)
+    history = Store.read_only(config.state)
+    try:
+        result = sync.check(config, config.today(today), sources, history)
+    finally:
+        if history:
+            history.close()
     click.echo(report.as_json(result, "validate") if as_json else report.findings_text(result))
     if result.failed or any(f.severity.value == "error" for f in result.findings):
         raise SystemExit(EXIT_FAILED)
@@ -134,6 +141,30 @@ def run(config_path, sources, as_json, today, dry_run) -> None:
         log.error("%s did not sync: %s", s.name, s.error)
     if result.failed:
         raise SystemExit(EXIT_FAILED)
+
+
+@cli.command(epilog=EXIT_CODES)
+@config_option
+@verbosity_options
+@click.option("--explain", "explain", metavar="ID", help="Say what one rule checks and why it matters.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+def rules(config_path, explain, as_json) -> None:
+    """List the effective rules (every rule file merged) with severity and parameters."""
+    from okrsync import report
+    from okrsync.resources import default_rules
+    from okrsync.ruleset import load_rules
+
+    try:
+        files = _load(config_path).rules
+    except OkrsyncError:
+        if config_path:
+            raise
+        files = [default_rules()]  # no configuration here: show the shipped defaults
+    ruleset = load_rules(files)
+    if explain:
+        click.echo(report.explain_text(ruleset, explain))
+    else:
+        click.echo(report.rules_json(ruleset) if as_json else report.rules_text(ruleset))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -117,6 +117,11 @@ class KeyResult:
     status: Status = Status.NEEDS_DATA
 
     @property
+    def key(self) -> str:
+        """Stable identity across runs: the objective's key and the key result's text."""
+        return f"{self.objective_key}|{self.text}"
+
+    @property
     def end(self) -> dt.date | None:
         if self.due is not None:
             return self.due

@@ -104,6 +104,7 @@ def as_json(run, command: str) -> str:
             "kpis": [{"row": k.row, "kpi": k.name, "team": k.team, "status": k.status.value, "trend": k.trend}
                      for k in s.evaluation.kpis],
         }
+        entry["timings_s"] = s.timings
         if command == "run":
             entry["cells_to_write"] = len(s.changes)
             entry["cells_written"] = s.written
@@ -114,3 +115,56 @@ def as_json(run, command: str) -> str:
         payload["run_id"] = run.run_id
         payload["digests"] = run.digests
     return json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def rules_text(ruleset) -> str:
+    """The effective rules after merging every rule file, with severity and parameters."""
+    from okrsync.ruleset import BUILTIN_RULES
+
+    files = ", ".join(str(f) for f in ruleset.files) or "(built-in defaults)"
+    lines = [f"rules from: {files}",
+             f"scoring bands: green {ruleset.green}, yellow {ruleset.yellow}; KPI tolerance {ruleset.kpi_tolerance}", ""]
+    width = max(len(r) for r in [*BUILTIN_RULES, *ruleset.custom])
+    for rule_id, spec in BUILTIN_RULES.items():
+        setting = ruleset.get(rule_id)
+        params = ", ".join(f"{k}={v}" for k, v in setting.params.items())
+        lines.append(f"{rule_id:<{width}}  {setting.severity:<8}  {params}")
+    for rule in ruleset.custom.values():
+        where = " where " + ", ".join(f"{k} in {v}" for k, v in rule.where.items()) if rule.where else ""
+        lines.append(f"{rule.id:<{width}}  {rule.severity:<8}  custom: {rule.table}.{rule.column} {rule.check}({rule.args!r}){where}")
+    lines.append("")
+    lines.append("okrsync rules --explain ID says what a rule checks and why it matters.")
+    return "\n".join(lines)
+
+
+def rules_json(ruleset) -> str:
+    from okrsync.ruleset import BUILTIN_RULES
+
+    return json.dumps({
+        "files": [str(f) for f in ruleset.files],
+        "scoring": {"bands": {"green": ruleset.green, "yellow": ruleset.yellow}},
+        "kpi": {"tolerance": ruleset.kpi_tolerance},
+        "rules": [{"id": rid, "severity": ruleset.get(rid).severity, "params": ruleset.get(rid).params,
+                   "checks": spec.checks} for rid, spec in BUILTIN_RULES.items()],
+        "custom": [{"id": r.id, "table": r.table, "column": r.column, "check": {r.check: r.args},
+                    "where": r.where, "severity": r.severity, "message": r.message} for r in ruleset.custom.values()],
+    }, indent=2, ensure_ascii=False)
+
+
+def explain_text(ruleset, rule_id: str) -> str:
+    from okrsync.errors import ConfigError
+    from okrsync.ruleset import BUILTIN_RULES, _suggest
+
+    if rule_id in ruleset.custom:
+        rule = ruleset.custom[rule_id]
+        where = "; only rows where " + ", ".join(f"{k} is {' or '.join(v)}" for k, v in rule.where.items()) if rule.where else ""
+        return (f"{rule.id} (custom rule from {rule.origin}), severity {rule.severity}\n\n"
+                f"Checks the {rule.column} column of the {rule.table.upper()} table with Pandera's "
+                f"{rule.check}({rule.args!r}){where}.\nMessage: {rule.message}")
+    if rule_id not in BUILTIN_RULES:
+        raise ConfigError(f"There is no rule {rule_id!r}" + _suggest(rule_id, [*BUILTIN_RULES, *ruleset.custom])
+                          + "; `okrsync rules` lists them.")
+    spec, setting = BUILTIN_RULES[rule_id], ruleset.get(rule_id)
+    params = ", ".join(f"{k}: {v}" for k, v in setting.params.items()) or "none"
+    return (f"{rule_id}: severity {setting.severity} (default {spec.severity}); parameters: {params}\n\n"
+            f"Checks: {spec.checks}.\n\nWhy it matters: {spec.why}")

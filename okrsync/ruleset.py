@@ -56,8 +56,75 @@ BUILTIN_RULES = {
         RuleSpec("kpis-per-team", "warning", {"warn": 8, "max": 12},
                  "more than warn KPIs per team warns; more than max is an error",
                  "Eight to twelve KPIs per team is what people can watch; more become noise."),
+        RuleSpec("aligned", "warning", {},
+                 "below company level, an objective's parent names an objective that exists in any "
+                 "source (when a parent column is present)",
+                 "Alignment is what turns many teams' OKRs into one direction: a parent that does not "
+                 "exist is a broken link, and a team objective without one floats free."),
+        RuleSpec("unique", "warning", {}, "no duplicate key result within an objective, no duplicate KPI within a team",
+                 "A duplicate is counted twice in every score and hides which copy people update."),
+        RuleSpec("stale", "warning", {"days": 14},
+                 "a key result's current value has not changed for more than `days` (from the history)",
+                 "OKRs are a weekly conversation; a number nobody has touched for weeks means nobody is "
+                 "watching it — the score it yields is fiction."),
+        RuleSpec("kpi-stale", "warning", {"grace_days": 3},
+                 "a KPI's as-of date (or, without one, its last change in the history) is older than "
+                 "its frequency allows, plus `grace_days`",
+                 "A KPI is a health signal: a weekly metric measured a month ago says nothing about now."),
+        RuleSpec("kpi-balanced", "info", {},
+                 "a team's KPIs cover the four balanced-scorecard perspectives (financial, customer, "
+                 "internal, learning), when a perspective column is present",
+                 "Kaplan and Norton's balanced scorecard: financial results lag; customer, internal-process "
+                 "and learning measures lead them. A team watching only one view steers half blind."),
+        RuleSpec("kpi-linked", "info", {}, "a KPI names the objective it supports, and that objective exists",
+                 "KPIs measure the health of the work that OKRs change; the link shows which objective a "
+                 "falling KPI puts at risk."),
+        RuleSpec("kr-is-kpi", "info", {},
+                 "a key result that merely restates a KPI of the same team (same metric, held at a level "
+                 "or aimed at the KPI's own target)",
+                 "Routine health belongs in KPIs, not OKRs: key results describe the change an objective "
+                 "needs, not business as usual."),
     ]
 }
+
+SPEC_ORDER = ("owner-present", "kr-measurable", "kr-direction", "krs-per-objective", "objectives-per-team",
+              "time-bound", "aligned", "unique", "values-in-range", "stale", "kpi-measurable", "kpi-threshold",
+              "kpis-per-team", "kpi-stale", "kpi-balanced", "kpi-linked", "kr-is-kpi")
+BUILTIN_RULES = {rule_id: BUILTIN_RULES[rule_id] for rule_id in SPEC_ORDER}
+
+# Pandera's built-in checks that apply to a column of values, for custom rules.
+PANDERA_CHECKS = (
+    "equal_to", "eq", "not_equal_to", "ne", "greater_than", "gt", "greater_than_or_equal_to", "ge",
+    "less_than", "lt", "less_than_or_equal_to", "le", "in_range", "between", "isin", "notin",
+    "str_matches", "str_contains", "str_startswith", "str_endswith", "str_length", "unique_values_eq",
+)
+CUSTOM_KEYS = ("id", "table", "where", "column", "check", "severity", "message")
+
+
+@dataclass
+class CustomRule:
+    """A rule from a rule file's `custom:` list: a Pandera built-in check on one column."""
+
+    id: str
+    table: str  # okr | kpi
+    column: str
+    check: str
+    args: object
+    severity: str
+    message: str
+    where: dict[str, list[str]] = field(default_factory=dict)
+    origin: str = ""  # file and line, for messages
+
+    def pandera_check(self):
+        """The Pandera check this rule stands for."""
+        import pandera.pandas as pa
+
+        build = getattr(pa.Check, self.check)
+        if isinstance(self.args, dict):
+            return build(**self.args, name=self.id)
+        if isinstance(self.args, list) and self.check not in ("isin", "notin", "unique_values_eq"):
+            return build(*self.args, name=self.id)
+        return build(self.args, name=self.id)
 
 
 @dataclass
@@ -77,6 +144,7 @@ class RuleSetting:
 @dataclass
 class RuleSet:
     rules: dict[str, RuleSetting]
+    custom: dict[str, CustomRule] = field(default_factory=dict)
     green: float = 0.7
     yellow: float = 0.4
     kpi_tolerance: float = 0.10
@@ -161,13 +229,20 @@ def _merge(ruleset: RuleSet, path: Path) -> None:
                 if not 0 <= number <= 1:
                     raise r.fail(sub_value, "kpi.tolerance", "must lie between 0 and 1 (0.1 = 10 %)")
                 ruleset.kpi_tolerance = float(number)
+        elif name == "custom":
+            if not isinstance(value, yaml.SequenceNode):
+                raise r.fail(value, "custom", "must be a list of rules (each starting with `- id:`)")
+            for item in value.value:
+                rule = _custom_rule(r, item)
+                ruleset.custom[rule.id] = rule  # a later file's rule of the same id replaces it
         elif name == "rules":
             for rule_id, rule_key, rule_value in r.mapping(value, "rules"):
                 if rule_id not in BUILTIN_RULES:
                     raise r.fail(rule_key, f"rules.{rule_id}", "is not a known rule id" + _suggest(rule_id, BUILTIN_RULES))
                 _merge_rule(r, ruleset.rules[rule_id], BUILTIN_RULES[rule_id], rule_value, rule_id)
         else:
-            raise r.fail(key_node, name, "is not a known key (known: scoring, kpi, rules)" + _suggest(name, ("scoring", "kpi", "rules")))
+            raise r.fail(key_node, name, "is not a known key (known: scoring, kpi, rules, custom)"
+                         + _suggest(name, ("scoring", "kpi", "rules", "custom")))
 
 
 def _merge_rule(r: _Reader, setting: RuleSetting, spec: RuleSpec, node: yaml.Node, rule_id: str) -> None:
@@ -189,3 +264,59 @@ def _merge_rule(r: _Reader, setting: RuleSetting, spec: RuleSpec, node: yaml.Nod
         else:
             known = ", ".join(["severity", *spec.params])
             raise r.fail(key_node, full, f"is not a parameter of {rule_id} (known: {known})" + _suggest(key, ["severity", *spec.params]))
+
+
+def _custom_rule(r: _Reader, node: yaml.Node) -> CustomRule:
+    from okrsync.config import KPI_FIELDS, OKR_FIELDS
+
+    entries = {key: (key_node, value) for key, key_node, value in r.mapping(node, "custom[]")}
+    for key, (key_node, _) in entries.items():
+        if key not in CUSTOM_KEYS:
+            raise r.fail(key_node, f"custom.{key}", f"is not a key of a custom rule (known: {', '.join(CUSTOM_KEYS)})"
+                         + _suggest(key, CUSTOM_KEYS))
+    scalar = lambda key: yaml.safe_load(yaml.serialize(entries[key][1]))  # noqa: E731
+    for required in ("id", "table", "column", "check"):
+        if required not in entries:
+            raise r.fail(node, f"custom.{required}", "is missing from a custom rule")
+    rule_id = str(scalar("id"))
+    where = f"custom.{rule_id}"
+    if rule_id in BUILTIN_RULES:
+        raise r.fail(entries["id"][1], f"{where}.id", "is the id of a built-in rule; choose another")
+    table = scalar("table")
+    if table not in ("okr", "kpi"):
+        raise r.fail(entries["table"][1], f"{where}.table", f'must be "okr" or "kpi", not {table!r}')
+    fields = OKR_FIELDS if table == "okr" else KPI_FIELDS
+    column = scalar("column")
+    if column not in fields:
+        raise r.fail(entries["column"][1], f"{where}.column", f"is not a column of the {table} table"
+                     + _suggest(str(column), fields))
+    check_node = entries["check"][1]
+    check = scalar("check")
+    if not isinstance(check, dict) or len(check) != 1:
+        raise r.fail(check_node, f"{where}.check", "must name one Pandera check, e.g. {greater_than: 0}")
+    (check_name, args), = check.items()
+    if check_name not in PANDERA_CHECKS:
+        raise r.fail(check_node, f"{where}.check.{check_name}", "is not a Pandera built-in check"
+                     + _suggest(str(check_name), PANDERA_CHECKS))
+    # the raw text: YAML 1.1 would read a bare `off` as false
+    severity = str(entries["severity"][1].value) if "severity" in entries else "error"
+    if severity not in SEVERITIES:
+        raise r.fail(entries["severity"][1], f"{where}.severity", f"must be one of {', '.join(SEVERITIES)}, not {severity!r}")
+    filters = scalar("where") if "where" in entries else {}
+    if not isinstance(filters, dict):
+        raise r.fail(entries["where"][1], f"{where}.where", "must map columns to values, e.g. {team: Sales}")
+    for key in filters:
+        if key not in fields:
+            raise r.fail(entries["where"][1], f"{where}.where.{key}", f"is not a column of the {table} table"
+                         + _suggest(str(key), fields))
+    rule = CustomRule(
+        id=rule_id, table=table, column=column, check=check_name, args=args, severity=severity,
+        message=str(scalar("message")) if "message" in entries else f"fails {check_name}",
+        where={k: [str(x) for x in (v if isinstance(v, list) else [v])] for k, v in filters.items()},
+        origin=f"{r.path}, line {node.start_mark.line + 1}",
+    )
+    try:
+        rule.pandera_check()
+    except Exception as exc:  # Pandera says what is wrong with the arguments
+        raise r.fail(check_node, f"{where}.check.{check_name}", f"has arguments Pandera refuses ({exc})") from None
+    return rule

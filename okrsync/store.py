@@ -60,6 +60,11 @@ CREATE TABLE IF NOT EXISTS kpi_values (
     last REAL, previous REAL,     -- the latest value and the one before it changed
     PRIMARY KEY (source, key)
 );
+CREATE TABLE IF NOT EXISTS item_values (
+    source TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+    value REAL NOT NULL, since TEXT NOT NULL,   -- the current value and the run date it first appeared
+    PRIMARY KEY (source, kind, key)
+);
 CREATE TABLE IF NOT EXISTS digests_sent (
     digest TEXT NOT NULL, period TEXT NOT NULL, recipient TEXT NOT NULL,
     message_id TEXT NOT NULL, sent_at TEXT NOT NULL,
@@ -73,6 +78,20 @@ def _now() -> str:
 
 
 class Store:
+    @classmethod
+    def read_only(cls, path: Path) -> "Store | None":
+        """The store opened for reading only (no lock, no schema changes); None if absent."""
+        if not Path(path).is_file():
+            return None
+        store = cls.__new__(cls)
+        store.path, store._lock_handle = Path(path), None
+        try:
+            store.db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+            store.db.execute("SELECT 1 FROM item_values LIMIT 1")
+        except sqlite3.DatabaseError:
+            return None  # an older or foreign file: validate without history
+        return store
+
     def __init__(self, path: Path, lock: bool = True):
         self.path = Path(path)
         self._lock_handle = None
@@ -138,7 +157,7 @@ class Store:
             for o in result.evaluation.objectives:
                 rows.append((run_id, result.name, "objective", o.key, o.text, o.team, o.owner, o.score, o.status.value, None, o.first_row))
             for kr in result.evaluation.key_results:
-                rows.append((run_id, result.name, "key_result", f"{kr.objective_key}|{kr.text}", kr.text, None, kr.owner,
+                rows.append((run_id, result.name, "key_result", kr.key, kr.text, None, kr.owner,
                              kr.score, kr.status.value, kr.current, kr.row))
             for k in result.evaluation.kpis:
                 rows.append((run_id, result.name, "kpi", k.key, k.name, k.team, k.owner, None, k.status.value, k.current, k.row))
@@ -189,6 +208,20 @@ class Store:
                 rows.append((source, key, value, last if last is not None else previous))
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO kpi_values VALUES (?,?,?,?)", rows)
+
+    def recorded_values(self) -> dict[tuple[str, str, str], tuple[float, dt.date]]:
+        """(source, kind, key) → (current value, date since it has stood unchanged)."""
+        cur = self.db.execute("SELECT source, kind, key, value, since FROM item_values")
+        return {(s, k, key): (v, dt.date.fromisoformat(since)) for s, k, key, v, since in cur}
+
+    def record_values(self, source: str, kind: str, values: dict[str, float | None], today: dt.date) -> None:
+        """Remember each value and, when it changed, the date it changed on."""
+        known = {key: value for key, value in self.db.execute(
+            "SELECT key, value FROM item_values WHERE source = ? AND kind = ?", (source, kind))}
+        rows = [(source, kind, key, value, today.isoformat()) for key, value in values.items()
+                if value is not None and value == value and known.get(key) != value]
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO item_values VALUES (?,?,?,?,?)", rows)
 
     # -- digests ------------------------------------------------------------------------------
 

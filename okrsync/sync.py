@@ -3,7 +3,9 @@ record. ``check`` stops before writing; ``run`` goes all the way."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -13,9 +15,12 @@ from okrsync.errors import OkrsyncError, SourceError
 from okrsync.evaluate import Evaluation, evaluate_kpis, evaluate_okrs
 from okrsync.plan import desired_cells, diff, preflight, refuse_formulas
 from okrsync.ruleset import RuleSet, load_rules
-from okrsync.sources import CellChange, open_source
-from okrsync.table import ReadContext, read_table
+from okrsync.rule_context import RuleContext, build_context
+from okrsync.sources import CellChange, Grid, Source, open_source
+from okrsync.table import ReadContext, Table, read_table
 from okrsync.validate import validate
+
+log = logging.getLogger("okrsync")
 
 
 
@@ -30,6 +35,7 @@ class SourceResult:
     changes: list[CellChange] = field(default_factory=list)
     written: int = 0
     backup: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
     @property
     def errors(self) -> int:
@@ -67,70 +73,130 @@ def _selected(config: Config, names: tuple[str, ...] | list[str]) -> list[Source
     return [config.source(n) for n in names] if names else list(config.sources)
 
 
-def _process(cfg: SourceConfig, config: Config, ruleset: RuleSet, today: dt.date, store, write: bool,
-             dry_run: bool) -> SourceResult:
-    result = SourceResult(cfg.name, cfg.location)
+@dataclass
+class Loaded:
+    """A source read and its tables found, before any rule runs."""
+
+    cfg: SourceConfig
+    source: Source
+    grids: dict[str, Grid]
+    tables: list[Table]
+    seconds: float
+
+
+def _load(cfg: SourceConfig, config: Config, today: dt.date) -> Loaded:
+    started = time.perf_counter()
     source = open_source(cfg)
     grids = source.read([cfg.okr_tab, cfg.kpi_tab])
     if not grids:
         tabs = ", ".join(source.tab_names())
         raise SourceError(f"{cfg.location} has neither an {cfg.okr_tab} nor a {cfg.kpi_tab} tab (it has: {tabs}).")
     context = ReadContext(today, config.cycle, config.fiscal_year_start)
+    tables = [read_table(grids[tab], kind, cfg, context)
+              for tab, kind in ((cfg.okr_tab, "okr"), (cfg.kpi_tab, "kpi")) if tab in grids]
+    return Loaded(cfg, source, grids, tables, time.perf_counter() - started)
+
+
+def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: RuleContext, today: dt.date,
+            store, write: bool, dry_run: bool) -> SourceResult:
+    cfg, source = loaded.cfg, loaded.source
+    result = SourceResult(cfg.name, cfg.location)
+    result.timings["read"] = round(loaded.seconds, 3)
     changes: list[CellChange] = []
     adopted_now: dict[str, dict[str, str]] = {}
-    for tab, kind in ((cfg.okr_tab, "okr"), (cfg.kpi_tab, "kpi")):
-        grid = grids.get(tab)
-        if grid is None:
-            continue
-        table = read_table(grid, kind, cfg, context)
-        findings = validate(table, ruleset)
-        if kind == "okr":
-            evaluation = evaluate_okrs(table, findings, ruleset, today, config.cycle, config.fiscal_year_start)
-            result.evaluation.objectives += evaluation.objectives
-            result.evaluation.key_results += evaluation.key_results
-        else:
-            current = {k: float(v) for k, v in zip(table.items["key"], table.items["current_n"]) if v == v}
-            previous = store.previous_kpi_values(cfg.name, current) if store else {}
-            evaluation = evaluate_kpis(table, findings, ruleset, previous)
-            result.evaluation.kpis += evaluation.kpis
+    for table in loaded.tables:
+        with _timed(result.timings, "validate"):
+            findings = validate(table, ruleset, rule_context)
+        with _timed(result.timings, "score"):
+            if table.kind == "okr":
+                evaluation = evaluate_okrs(table, findings, ruleset, today, config.cycle, config.fiscal_year_start)
+                result.evaluation.objectives += evaluation.objectives
+                result.evaluation.key_results += evaluation.key_results
+            else:
+                current = {k: float(v) for k, v in zip(table.items["key"], table.items["current_n"]) if v == v}
+                previous = store.previous_kpi_values(cfg.name, current) if store else {}
+                evaluation = evaluate_kpis(table, findings, ruleset, previous)
+                result.evaluation.kpis += evaluation.kpis
         result.findings += findings
         if write:
-            adopted = store.adopted_columns(cfg.name, tab) if store else {}
-            preflight(table, grid, {k for k, h in adopted.items() if h == table.owned_headers[k]}, cfg.location)
-            tab_changes = diff(desired_cells(table, evaluation, findings), grid)
-            refuse_formulas(tab_changes, grid, cfg.location)
-            changes += tab_changes
-            adopted_now[tab] = table.owned_headers
+            with _timed(result.timings, "plan"):
+                grid = loaded.grids[table.tab]
+                adopted = store.adopted_columns(cfg.name, table.tab) if store else {}
+                preflight(table, grid, {k for k, h in adopted.items() if h == table.owned_headers[k]}, cfg.location)
+                tab_changes = diff(desired_cells(table, evaluation, findings), grid)
+                refuse_formulas(tab_changes, grid, cfg.location)
+                changes += tab_changes
+                adopted_now[table.tab] = table.owned_headers
     result.changes = changes
     if write and not dry_run:
-        result.written = source.write(changes) if changes else 0
+        with _timed(result.timings, "write"):
+            result.written = source.write(changes) if changes else 0
         backup = getattr(source, "last_backup", None)
         result.backup = str(backup) if backup else None
-        for tab, headers in adopted_now.items():
-            store.adopt_columns(cfg.name, tab, headers)
-        store.record_kpi_values(cfg.name, {k.key: k.current for k in result.evaluation.kpis})
+        with _timed(result.timings, "record"):
+            for tab, headers in adopted_now.items():
+                store.adopt_columns(cfg.name, tab, headers)
+            kpi_values = {k.key: k.current for k in result.evaluation.kpis}
+            store.record_kpi_values(cfg.name, kpi_values)
+            store.record_values(cfg.name, "kpi", kpi_values, today)
+            store.record_values(cfg.name, "key_result", {k.key: k.current for k in result.evaluation.key_results}, today)
     return result
 
 
-def check(config: Config, today: dt.date, names=()) -> RunResult:
-    """Read, validate and score every selected source; write nothing anywhere."""
+@contextlib.contextmanager
+def _timed(timings: dict[str, float], step: str):
+    """Adds the seconds spent in a step to a source's timings (logged with -v, in --json)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - started, 3)
+
+
+def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool) -> list[SourceResult]:
+    """Load every source (cross-source rules need all of them), then validate, score and write
+    the selected ones."""
     ruleset = load_rules(config.rules)
+    selected = {cfg.name for cfg in _selected(config, names)}
+    loaded: dict[str, Loaded] = {}
+    failed: dict[str, SourceResult] = {}
+    for cfg in config.sources:
+        try:
+            loaded[cfg.name] = _load(cfg, config, today)
+        except OkrsyncError as exc:
+            if cfg.name in selected:
+                failed[cfg.name] = SourceResult(cfg.name, cfg.location, ok=False, error=str(exc))
+            else:
+                log.debug("source %s (not selected) could not be read: %s", cfg.name, exc)
+    recorded = store.recorded_values() if store else {}
+    rule_context = build_context([t for item in loaded.values() for t in item.tables], today, recorded)
     results = []
-    for cfg in _selected(config, names):
-        results.append(_guarded(cfg, lambda cfg=cfg: _process(cfg, config, ruleset, today, None, False, False)))
-    return RunResult(today, results)
+    for cfg in config.sources:
+        if cfg.name not in selected:
+            continue
+        if cfg.name in failed:
+            results.append(failed[cfg.name])
+            continue
+        item = loaded[cfg.name]
+        result = _guarded(cfg, lambda item=item: _finish(item, config, ruleset, rule_context, today, store, write, dry_run))
+        log.debug("source %s: %s", cfg.name, ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items()))
+        results.append(result)
+    return results
+
+
+def check(config: Config, today: dt.date, names=(), history=None) -> RunResult:
+    """Read, validate and score the selected sources; write nothing anywhere. ``history``: a
+    read-only store, for the rules that look at history (stale values)."""
+    return RunResult(today, _pass(config, today, names, history, write=False, dry_run=False))
 
 
 def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=None) -> RunResult:
     """One full cycle; ``store`` is an open okrsync.store.Store."""
-    ruleset = load_rules(config.rules)
     started = time.monotonic()
     run_id = None if dry_run or store is None else store.start_run("run", today)
-    results = []
-    for cfg in _selected(config, names):
-        result = _guarded(cfg, lambda cfg=cfg: _process(cfg, config, ruleset, today, store, True, dry_run))
-        results.append(result)
-        if run_id is not None:
+    results = _pass(config, today, names, store, write=True, dry_run=dry_run)
+    if run_id is not None:
+        for result in results:
             store.record_source(run_id, result)
     outcome = RunResult(today, results, run_id)
     if run_id is not None and config.digests:

@@ -237,6 +237,7 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
         # An inherited cycle is reported at the cell that holds it.
         item["cycle_row"] = row if own_cycle or row == current["row"] else current["row"]
         item["objective_key"] = current["key"]
+        item["key"] = f'{current["key"]}|{text_of(item.get("key_result"))}'
         item["objective_row"] = current["row"]
         item["team"] = text_of(item.get("team")) or config.name
         owner = item.get("owner")
@@ -245,7 +246,7 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
             item["owner"] = item.get("objective_owner")
         objectives[current["key"]]["kr_count"] += 1
         items.append(_parse_kr(item, context))
-    columns = ["row", "cycle_row", "objective_key", "objective_row", *OKR_FIELDS, "owner_inherited", *_KR_PARSED]
+    columns = ["row", "cycle_row", "key", "objective_key", "objective_row", *OKR_FIELDS, "owner_inherited", *_KR_PARSED]
     frame = _frame(items, columns, ("start_n", "target_n", "current_n", "weight_n", "confidence_n"))
     objective_frame = _frame(
         list(objectives.values()),

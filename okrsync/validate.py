@@ -1,7 +1,9 @@
 """Rules compiled into Pandera schemas, run lazily over a table, failures turned into findings.
 
-Pandera reports a dataframe-wide check once per column and a failed row more than once;
-findings are collapsed to one per check and row (and per group where a rule counts).
+Built-in rules are dataframe-wide checks (okrsync.checks); custom rules are Pandera built-in
+checks on a column. Pandera reports a dataframe-wide check once per column and a failed row
+more than once; findings are collapsed to one per check and cell (and per group where a rule
+counts).
 """
 
 from __future__ import annotations
@@ -10,48 +12,92 @@ import pandas as pd
 import pandera.pandas as pa
 
 from okrsync.checks import Part, parts_for
-from okrsync.domain import Finding
-from okrsync.ruleset import RuleSet
+from okrsync.domain import Finding, Severity
+from okrsync.rule_context import RuleContext
+from okrsync.ruleset import CustomRule, RuleSet
 from okrsync.table import Table
+from okrsync.values import display, text_of
 
 FRAMES = ("items", "objectives")
+NUMERIC = {"start", "target", "current", "weight", "confidence", "threshold"}
+DATES = {"due": "due_d", "as_of": "as_of_d"}
+CUSTOM = "__custom_"
 
 
-def _schema(parts: list[tuple[int, Part]]) -> pa.DataFrameSchema:
+def _custom_values(frame: pd.DataFrame, rule: CustomRule) -> pd.Series:
+    """The column a custom rule checks: parsed numbers and dates, text otherwise; rows the rule's
+    `where` leaves out are blank, which Pandera's checks skip."""
+    if rule.column in NUMERIC:
+        values = frame[f"{rule.column}_n"].astype(object)
+    elif rule.column in DATES:
+        values = frame[DATES[rule.column]]
+    else:
+        values = frame[rule.column].map(text_of)
+    mask = pd.Series(True, index=frame.index)
+    for column, wanted in rule.where.items():
+        allowed = {w.casefold() for w in wanted}
+        mask &= frame[column].map(lambda v: text_of(v).casefold() in allowed)
+    return values.where(mask & values.map(lambda v: v is not None and v == v), None)
+
+
+def _schema(parts: list[tuple[int, Part]], custom: list[tuple[int, CustomRule]]) -> pa.DataFrameSchema:
     checks = [pa.Check(part.passes, name=str(index), ignore_na=False) for index, part in parts]
-    return pa.DataFrameSchema(checks=checks, strict=False, coerce=False)
+    columns = {f"{CUSTOM}{i}": pa.Column(checks=[rule.pandera_check()], nullable=True, coerce=False)
+               for i, rule in custom}
+    return pa.DataFrameSchema(columns=columns, checks=checks, strict=False, coerce=False)
 
 
-def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[tuple[int, object]]:
+def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[tuple[str, object]]:
+    """(check name, or the custom column, failing row index) pairs, each once."""
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases[["check", "index"]].dropna().drop_duplicates()
-        return [(int(check), index) for check, index in cases.itertuples(index=False)]
+        cases = exc.failure_cases
+        out = set()
+        for column, check, index in cases[["column", "check", "index"]].itertuples(index=False):
+            if index is None or index != index:
+                continue
+            key = column if isinstance(column, str) and column.startswith(CUSTOM) else check
+            out.add((str(key), index))
+        return list(out)
     return []
 
 
-def validate(table: Table, ruleset: RuleSet) -> list[Finding]:
-    parts = parts_for(table, ruleset)
+def validate(table: Table, ruleset: RuleSet, context: RuleContext | None = None) -> list[Finding]:
+    parts = parts_for(table, ruleset, context)
+    custom = [(i, r) for i, r in enumerate(ruleset.custom.values()) if r.table == table.kind and r.severity != "off"]
     findings: list[Finding] = []
     for frame_name in FRAMES:
         frame = getattr(table, frame_name)
         indexed = [(i, p) for i, p in enumerate(parts) if p.frame == frame_name]
-        if frame is None or frame.empty or not indexed:
+        rules_here = custom if frame_name == "items" else []
+        if frame is None or frame.empty or not (indexed or rules_here):
             continue
+        extra = {"table": ""}
         if frame_name == "objectives":
-            frame = frame.assign(team_cycle=frame["team"] + "|" + frame["cycle"])
-        failures = sorted(_failures(_schema(indexed), frame), key=lambda f: (f[0], frame.index.get_loc(f[1])))
-        first: dict[tuple[int, object], pd.Series] = {}  # (check, cell row or group) → first failing row
-        affected: dict[tuple[int, object], list[int]] = {}
+            extra["team_cycle"] = frame["team"] + "|" + frame["cycle"]
+        extra.update({f"{CUSTOM}{i}": _custom_values(frame, rule) for i, rule in rules_here})
+        frame = frame.assign(**extra)
+        failures = _failures(_schema(indexed, rules_here), frame)
+        failures.sort(key=lambda f: (f[0], frame.index.get_loc(f[1])))
+        first: dict[tuple[str, object], pd.Series] = {}  # (check, cell row or group) → first failing row
+        affected: dict[tuple[str, object], list[int]] = {}
         for check, index in failures:
-            part, row = parts[check], frame.loc[index]
-            key = (check, row[part.first_per] if part.first_per else int(row[part.at_row]))
+            row = frame.loc[index]
+            if check.startswith(CUSTOM):
+                key = (check, int(row["row"]))
+            else:
+                part = parts[int(check)]
+                key = (check, row[part.first_per] if part.first_per else int(row[part.at_row]))
             first.setdefault(key, row)
             affected.setdefault(key, []).append(int(row["row"]))
-        for (check, _), row in first.items():
-            rows = affected[(check, _)] if not parts[check].first_per else [int(row["row"])]
-            findings.append(_finding(table, parts[check], row, tuple(rows), ruleset))
+        for (check, group), row in first.items():
+            if check.startswith(CUSTOM):
+                findings.append(_custom_finding(table, dict(custom)[int(check[len(CUSTOM):])], row))
+            else:
+                part = parts[int(check)]
+                rows = affected[(check, group)] if not part.first_per else [int(row["row"])]
+                findings.append(_finding(table, part, row, tuple(rows), ruleset))
     return sort_findings(findings)
 
 
@@ -71,9 +117,22 @@ def _finding(table: Table, part: Part, row: pd.Series, rows: tuple[int, ...], ru
     )
 
 
+def _custom_finding(table: Table, rule: CustomRule, row: pd.Series) -> Finding:
+    at = int(row["row"])
+    return Finding(
+        rule=rule.id,
+        severity=Severity(rule.severity),
+        message=f'{rule.message} ({table.label(rule.column)} is "{display(row[rule.column])}")',
+        source=table.source,
+        tab=table.tab,
+        cell=table.cell(rule.column, at),
+        row=at,
+    )
+
+
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Sheet order: source, tab, row, column."""
-    from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
     def key(f: Finding):
         col = column_index_from_string(coordinate_from_string(f.cell)[0]) if f.cell else 0
