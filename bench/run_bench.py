@@ -5,7 +5,11 @@ openpyxl's own load + save of the same file. First run (every owned cell written
 run (nothing to write). Each measurement runs in its own process so its peak memory (max RSS)
 is its own; rounds are interleaved and medians reported, since a shared machine is noisy.
 
-Run: make bench   (or: python bench/run_bench.py [--krs N] [--kpis N])
+Validation: `okrsync run` on 100,000 key-result rows; the seconds spent in validation (rules
+compiled into Pandera schemas, run lazily) and their share of the whole run, from the step
+timings `okrsync run --json` reports, against the run's wall time.
+
+Run: make bench   (or: python bench/run_bench.py [--only writer|validation] [--krs N] [--kpis N])
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import xlsxwriter
@@ -89,14 +94,48 @@ def writer_bench(krs: int, kpis: int, rounds: int) -> dict:
     }
 
 
+def validation_bench(krs: int) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="okrsync-bench-"))
+    generate(folder / "big.xlsx", krs, 0)
+    (folder / "okrsync.toml").write_text(
+        'timezone = "UTC"\ncycle = "2026-Q4"\n[[sources]]\nname = "big"\nexcel = "big.xlsx"\nbackups = 0\n')
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "okrsync", "-q", "run", "-c", str(folder / "okrsync.toml"),
+                          "--today", "2026-11-16", "--json"], capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    shutil.rmtree(folder)
+    source = json.loads(out.stdout)["sources"][0]
+    steps = source["timings_s"]
+    return {
+        "key_results": krs, "findings": len(source["findings"]), "run_s": round(wall, 2),
+        "steps_s": steps, "validate_s": steps["validate"], "validate_share": round(steps["validate"] / wall, 3),
+        "rows_per_s": round(krs / steps["validate"]),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--krs", type=int, default=20_000)
     parser.add_argument("--kpis", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; medians are reported")
+    parser.add_argument("--validation-rows", type=int, default=100_000)
+    parser.add_argument("--only", choices=("writer", "validation"))
     args = parser.parse_args()
-    result = {"machine": f"{platform.machine()}, Python {platform.python_version()}",
-              "writer": writer_bench(args.krs, args.kpis, args.rounds)}
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    latest = out / "latest.json"
+    result = json.loads(latest.read_text()) if latest.exists() else {}
+    result["machine"] = f"{platform.machine()}, Python {platform.python_version()}"
+    if args.only != "writer":
+        v = result["validation"] = validation_bench(args.validation_rows)
+        print(f"validation of {v['key_results']:,} key results: {v['validate_s']:.2f} s "
+              f"({v['rows_per_s']:,} rows/s) = {v['validate_share']:.0%} of the whole run ({v['run_s']:.2f} s)")
+        print("  steps: " + ", ".join(f"{k} {t:.2f} s" for k, t in v["steps_s"].items()))
+    if args.only == "validation":
+        latest.write_text(json.dumps(result, indent=2))
+        print(f"written to {latest}")
+        return
+    result["writer"] = writer_bench(args.krs, args.kpis, args.rounds)
     w = result["writer"]
     print(f"okrsync run on {w['key_results']:,} key results and {w['kpis']:,} KPIs, "
           f"median of {w['rounds']} interleaved rounds:")
@@ -105,10 +144,8 @@ def main() -> None:
           f"peak {w['first_run_peak_mib']} MiB")
     print(f"  second run (nothing to write):       {w['second_run_s']:.2f} s = {w['second_run_ratio']:.2f} x baseline, "
           f"peak {w['second_run_peak_mib']} MiB")
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
-    (out / "latest.json").write_text(json.dumps(result, indent=2))
-    print(f"written to {out / 'latest.json'}")
+    latest.write_text(json.dumps(result, indent=2))
+    print(f"written to {latest}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Heavy imports (pandas, pandera) happen inside the commands so that --help answer
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -185,4 +186,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        # The process ends here: spare the interpreter a last full garbage-collection pass
+        # over everything the run built (a third of a second on large workbooks).
+        gc.freeze()
     sys.exit(EXIT_OK)

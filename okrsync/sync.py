@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -153,7 +154,25 @@ def _timed(timings: dict[str, float], step: str):
         timings[step] = round(timings.get(step, 0.0) + time.perf_counter() - started, 3)
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """A pass builds millions of small acyclic objects (cells, rows); Python's cyclic garbage
+    collector would rescan them again and again. Paused for the pass, it runs once after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool) -> list[SourceResult]:
+    with _collector_paused():
+        return _sources_pass(config, today, names, store, write, dry_run)
+
+
+def _sources_pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool) -> list[SourceResult]:
     """Load every source (cross-source rules need all of them), then validate, score and write
     the selected ones."""
     ruleset = load_rules(config.rules)

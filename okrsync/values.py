@@ -110,10 +110,12 @@ def parse_done(raw: object) -> bool | None:
     return None
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
+
+
 @functools.lru_cache(maxsize=8192)  # headers and keywords repeat on every row
 def _normalise_text(text: str) -> str:
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if ch.isalnum())
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
 def normalise(text: object) -> str:

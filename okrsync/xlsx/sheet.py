@@ -229,8 +229,8 @@ class SheetXml:
                 max_col = max(max_col, *by_row[number])
                 self._insert_row(number, by_row[number])
         pieces.append(self.text[cursor:])
-        text = "".join(pieces)
-        return self._widen_dimension(text, max_col)
+        pieces[0] = self._widen_dimension(pieces[0], max_col)  # <dimension> sits before the first row
+        return "".join(pieces)
 
     def _find_rows(self, numbers: list[int]):
         """The rows to edit, found by plain search for ``<row r="N"`` (rows are in order);
@@ -306,8 +306,8 @@ class SheetXml:
         self.text = self.text[:position] + new_row + self.text[position:]
 
     def _widen_dimension(self, text: str, max_col: int) -> str:
-        head_end = text.find(f"<{self.p}sheetData")  # <dimension> comes before the cells
-        m = re.compile(rf'<{re.escape(self.p)}dimension\s+ref="([A-Z]+\d+)(?::([A-Z]+)(\d+))?"').search(text, 0, head_end)
+        """``text`` with the <dimension> reference (if it is in it) widened to ``max_col``."""
+        m = re.search(rf'<{re.escape(self.p)}dimension\s+ref="([A-Z]+\d+)(?::([A-Z]+)(\d+))?"', text)
         if not m or not max_col:
             return text
         last_col = m.group(2) or _REF.fullmatch(m.group(1)).group(1)
