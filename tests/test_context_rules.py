@@ -227,3 +227,14 @@ def test_rules_command_lists_and_explains(tmp_path):
     assert "Sales targets must be positive" in okrsync("rules", "-c", config, "--explain", "sales-targets-positive").stdout
     unknown = okrsync("rules", "--explain", "krs-per-objectve")
     assert unknown.exit_code == 2 and "did you mean `krs-per-objective`" in unknown.stderr
+
+
+def test_the_shipped_custom_example_loads():
+    from pathlib import Path
+
+    from okrsync.resources import default_rules
+
+    example = Path(__file__).resolve().parents[1] / "rules" / "examples" / "custom.yaml"
+    rs = load_rules([default_rules(), example])
+    assert set(rs.custom) == {"sales-targets-positive", "kr-type-listed", "owner-is-a-name", "confidence-scale"}
+    assert all(rule.pandera_check() for rule in rs.custom.values())
