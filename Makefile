@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_TODAY ?= 2026-11-16
 
-.PHONY: install demo test test-deps templates bench clean
+.PHONY: install demo test test-deps templates bench screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ templates: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
+
+# docs/digest.png, the README's picture of the demo digest (needs Debian's chromium).
+screenshot: demo
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	  --disable-background-networking --disable-component-update --disable-sync \
+	  --user-data-dir=$$(mktemp -d) --hide-scrollbars --window-size=640,745 \
+	  --screenshot=docs/digest.png "file://$$(ls $(CURDIR)/demo/outbox/*.html | head -1)"
 
 clean:
 	rm -rf demo build dist *.egg-info .pytest_cache

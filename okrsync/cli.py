@@ -140,7 +140,58 @@ def run(config_path, sources, as_json, today, dry_run) -> None:
                 click.echo(f"digest: {where}")
     for s in result.failed:
         log.error("%s did not sync: %s", s.name, s.error)
-    if result.failed:
+    if result.failed or result.digest_errors:
+        raise SystemExit(EXIT_FAILED)
+
+
+@cli.command(epilog=EXIT_CODES)
+@config_option
+@verbosity_options
+@click.option("--name", "names", multiple=True, metavar="NAME", help="Only this digest (repeatable; default: all).")
+@click.option("--preview", type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="Render the digest to this file (one file per recipient) without sending.")
+@click.option("--send", "send_now", is_flag=True, help="Send now, once per recipient and period.")
+@click.option("--force", is_flag=True, help="With --send: send again even if already sent this period.")
+@click.option("--today", metavar="YYYY-MM-DD", help="Build the digest as of this date (or set OKRSYNC_TODAY).")
+def digest(config_path, names, preview, send_now, force, today) -> None:
+    """Render or send digests from the sheets as they are now. Without --preview or --send,
+    says which digests are configured and which period each would cover."""
+    from pathlib import Path
+
+    from okrsync import digest as digests
+    from okrsync import sync
+    from okrsync.store import Store
+
+    config = _load(config_path)
+    chosen = [d for d in config.digests if not names or d.name in names]
+    unknown = set(names) - {d.name for d in config.digests}
+    if unknown or not chosen:
+        known = ", ".join(d.name for d in config.digests) or "none"
+        raise click.UsageError(f"No digest named {', '.join(sorted(unknown)) or '(any)'} in {config.path} (configured: {known}).")
+    if force and not send_now:
+        raise click.UsageError("--force goes with --send.")
+    day = config.today(today)
+    with Store(config.state) as store:
+        run = sync.check(config, day, history=store)
+        failed = False
+        for d in chosen:
+            period = digests.period_of(d, digests.now_for(config, run))
+            if preview:
+                for path in digests.preview(config, d, run, store, Path(preview)):
+                    click.echo(f"{d.name}: wrote {path}")
+            elif send_now:
+                outcome = digests.send(config, d, run, store, period, force=force)
+                for where in outcome.sent:
+                    click.echo(f"{d.name}: sent to {where}")
+                if not outcome.sent and not outcome.errors:
+                    click.echo(f"{d.name}: already sent for the period of {period} (--force sends again)")
+                failed = failed or bool(outcome.errors)
+            else:
+                to = "each owner" if d.to == "owners" else ", ".join(d.to)
+                sent = store.sent_count(d.name, period)
+                click.echo(f"{d.name}: to {to}, {d.when} ({config.timezone.key}); current period {period}: "
+                           + (f"sent to {sent} recipient(s)" if sent else "not sent yet"))
+    if failed:
         raise SystemExit(EXIT_FAILED)
 
 

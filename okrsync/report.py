@@ -114,6 +114,8 @@ def as_json(run, command: str) -> str:
     if command == "run":
         payload["run_id"] = run.run_id
         payload["digests"] = run.digests
+        payload["digest_errors"] = run.digest_errors
+        payload["digest_findings"] = [f.as_dict() for f in run.digest_findings]
     return json.dumps(payload, indent=2, ensure_ascii=False)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import json
 import os
 import socket
 import sqlite3
@@ -68,6 +69,7 @@ CREATE TABLE IF NOT EXISTS item_values (
 CREATE TABLE IF NOT EXISTS digests_sent (
     digest TEXT NOT NULL, period TEXT NOT NULL, recipient TEXT NOT NULL,
     message_id TEXT NOT NULL, sent_at TEXT NOT NULL,
+    summary TEXT,                 -- JSON: what the next period's digest reports changes against
     PRIMARY KEY (digest, period, recipient)
 );
 """
@@ -230,7 +232,18 @@ class Store:
                               (digest, period, recipient))
         return cur.fetchone() is not None
 
-    def record_digest(self, digest: str, period: str, recipient: str, message_id: str) -> None:
+    def sent_count(self, digest: str, period: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM digests_sent WHERE digest = ? AND period = ?",
+                               (digest, period)).fetchone()[0]
+
+    def record_digest(self, digest: str, period: str, recipient: str, message_id: str, summary: str = "{}") -> None:
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO digests_sent VALUES (?,?,?,?,?)",
-                            (digest, period, recipient, message_id, _now()))
+            self.db.execute("INSERT OR REPLACE INTO digests_sent VALUES (?,?,?,?,?,?)",
+                            (digest, period, recipient, message_id, _now(), summary))
+
+    def last_digest_summary(self, digest: str, before_period: str) -> dict | None:
+        """The summary sent with the latest earlier period of a digest (for "change since")."""
+        row = self.db.execute(
+            "SELECT summary FROM digests_sent WHERE digest = ? AND period < ? AND summary IS NOT NULL "
+            "ORDER BY period DESC, sent_at DESC LIMIT 1", (digest, before_period)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None

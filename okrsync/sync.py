@@ -29,6 +29,8 @@ log = logging.getLogger("okrsync")
 class SourceResult:
     name: str
     location: str
+    okr_tab: str = "OKRs"
+    kpi_tab: str = "KPIs"
     ok: bool = True
     error: str | None = None
     findings: list[Finding] = field(default_factory=list)
@@ -58,8 +60,9 @@ class RunResult:
     today: dt.date
     sources: list[SourceResult]
     run_id: int | None = None
-    digests: list[str] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)  # where each sent digest went
     digest_errors: list[str] = field(default_factory=list)
+    digest_findings: list[Finding] = field(default_factory=list)
 
     @property
     def failed(self) -> list[SourceResult]:
@@ -101,7 +104,7 @@ def _load(cfg: SourceConfig, config: Config, today: dt.date) -> Loaded:
 def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: RuleContext, today: dt.date,
             store, write: bool, dry_run: bool) -> SourceResult:
     cfg, source = loaded.cfg, loaded.source
-    result = SourceResult(cfg.name, cfg.location)
+    result = SourceResult(cfg.name, cfg.location, cfg.okr_tab, cfg.kpi_tab)
     result.timings["read"] = round(loaded.seconds, 3)
     changes: list[CellChange] = []
     adopted_now: dict[str, dict[str, str]] = {}
@@ -184,7 +187,7 @@ def _sources_pass(config: Config, today: dt.date, names, store, write: bool, dry
             loaded[cfg.name] = _load(cfg, config, today)
         except OkrsyncError as exc:
             if cfg.name in selected:
-                failed[cfg.name] = SourceResult(cfg.name, cfg.location, ok=False, error=str(exc))
+                failed[cfg.name] = SourceResult(cfg.name, cfg.location, cfg.okr_tab, cfg.kpi_tab, ok=False, error=str(exc))
             else:
                 log.debug("source %s (not selected) could not be read: %s", cfg.name, exc)
     recorded = store.recorded_values() if store else {}
@@ -221,9 +224,11 @@ def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=N
     if run_id is not None and config.digests:
         from okrsync.digest import send_due  # jinja2 is loaded only when digests are configured
 
-        outcome.digests, outcome.digest_errors = send_due(config, store, outcome)
+        sent = send_due(config, store, outcome)
+        outcome.digests, outcome.digest_errors, outcome.digest_findings = sent.sent, sent.errors, sent.findings
     if run_id is not None:
-        store.finish_run(run_id, "failed" if outcome.failed else "ok", time.monotonic() - started)
+        failed = outcome.failed or outcome.digest_errors
+        store.finish_run(run_id, "failed" if failed else "ok", time.monotonic() - started)
     return outcome
 
 
@@ -232,4 +237,4 @@ def _guarded(cfg: SourceConfig, work) -> SourceResult:
     try:
         return work()
     except OkrsyncError as exc:
-        return SourceResult(cfg.name, cfg.location, ok=False, error=str(exc))
+        return SourceResult(cfg.name, cfg.location, cfg.okr_tab, cfg.kpi_tab, ok=False, error=str(exc))
