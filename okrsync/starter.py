@@ -37,6 +37,13 @@ outbox = "outbox"                     # no smtp set: digests are written here as
 name = "leaders"
 to = ["leaders@example.com"]
 when = "mon 08:00"
+
+# [[digests]]                         # each owner gets their own key results and KPIs
+# name = "owners"
+# to = "owners"
+# when = "fri 15:00"
+# [people]                            # owner names as written in the sheet → addresses
+# "Dana Ruiz" = "dana@example.com"
 """
 
 
