@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from okrsync import __version__
+from okrsync import __version__, logs
 from okrsync.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OkrsyncError
 
 log = logging.getLogger("okrsync")
@@ -34,20 +34,20 @@ def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> No
     logging.getLogger("okrsync").setLevel(max(logging.DEBUG, min(level, logging.CRITICAL)))
 
 
+def _log_format(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        logs.setup(value, logging.getLogger("okrsync").level)
+
+
 def verbosity_options(f):
+    """-v, -q and --log-format, accepted before or after the command name."""
+    f = click.option("--log-format", type=click.Choice(["text", "json"]), default=None, expose_value=False,
+                     callback=_log_format, is_eager=True,
+                     help="Log records on stderr as text or JSON lines (with run id and source).")(f)
     f = click.option("-q", "--quiet", count=True, expose_value=False, callback=_set_verbosity,
                      help="Less on stderr: only errors (repeatable).")(f)
     return click.option("-v", "--verbose", count=True, expose_value=False, callback=_set_verbosity,
                         help="More detail on stderr (repeatable).")(f)
-
-
-def _setup_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("okrsync: %(levelname)s: %(message)s"))
-    root = logging.getLogger("okrsync")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
 
 
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,6 +69,12 @@ def common_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")(f)
     f = click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")(f)
     return verbosity_options(config_option(f))
+
+
+def _progress(number: int, total: int, name: str) -> None:
+    """Progress for runs over several sources, when stderr is a terminal."""
+    if total > 1:
+        click.echo(f"[{number}/{total}] {name}", err=True)
 
 
 def _load(config_path):
@@ -120,11 +126,12 @@ def run(config_path, sources, as_json, today, dry_run) -> None:
 
     config = _load(config_path)
     day = config.today(today)
+    progress = _progress if sys.stderr.isatty() else None
     if dry_run and not config.state.exists():
-        result = sync.run(config, day, sources, dry_run=True)  # no history yet: nothing to consult
+        result = sync.run(config, day, sources, dry_run=True, progress=progress)  # no history yet
     else:
         with Store(config.state) as store:
-            result = sync.run(config, day, sources, dry_run=dry_run, store=store)
+            result = sync.run(config, day, sources, dry_run=dry_run, store=store, progress=progress)
     if as_json:
         click.echo(report.as_json(result, "run"))
     else:
@@ -138,8 +145,6 @@ def run(config_path, sources, as_json, today, dry_run) -> None:
             click.echo(f"history: {config.state}")
             for where in result.digests:
                 click.echo(f"digest: {where}")
-    for s in result.failed:
-        log.error("%s did not sync: %s", s.name, s.error)
     if result.failed or result.digest_errors:
         raise SystemExit(EXIT_FAILED)
 
@@ -219,9 +224,72 @@ def rules(config_path, explain, as_json) -> None:
         click.echo(report.rules_json(ruleset) if as_json else report.rules_text(ruleset))
 
 
+@cli.command(epilog=EXIT_CODES)
+@config_option
+@verbosity_options
+@click.option("--today", metavar="YYYY-MM-DD", help="Score as of this date (or set OKRSYNC_TODAY).")
+def worker(config_path, today) -> None:
+    """Run until stopped: a sync every [worker] sync_every, each digest at its `when`.
+    SIGTERM or SIGINT finish the step in progress, then exit 0."""
+    from okrsync.store import Store
+    from okrsync.worker import Worker
+
+    config = _load(config_path)
+    config.today(today)  # a bad --today is a usage error now, not in every job
+    with Store(config.state) as store:
+        job = Worker(config, store, today)
+        job.handle_signals()
+        log.info("worker started: sync every %s, history %s", config.sync_every, config.state)
+        code = job.serve()
+    raise SystemExit(code)
+
+
+@cli.command(epilog=EXIT_CODES)
+@config_option
+@verbosity_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+def status(config_path, as_json) -> None:
+    """Last runs, each source's last success and last error, findings, next sync and digests."""
+    import datetime as dt
+    import json
+
+    from okrsync import status as report
+    from okrsync.store import Store
+
+    config = _load(config_path)
+    store = Store.read_only(config.state)
+    try:
+        info = report.gather(config, store, dt.datetime.now(config.timezone))
+    finally:
+        if store:
+            store.close()
+    click.echo(json.dumps(info, indent=2, default=str) if as_json else report.text(info))
+
+
+@cli.command(epilog=EXIT_CODES)
+@config_option
+@verbosity_options
+@click.option("--today", metavar="YYYY-MM-DD", help="Read the sheets as of this date (or set OKRSYNC_TODAY).")
+def doctor(config_path, today) -> None:
+    """Check configuration, rules, history store, each source's read and write access (changing
+    nothing visible) and SMTP reachability and login (no mail sent). Exit 1 on any problem."""
+    import datetime as dt
+
+    from okrsync import doctor as checks
+
+    try:
+        day = dt.date.fromisoformat(today) if today else dt.date.today()
+    except ValueError:
+        raise click.UsageError(f'"{today}" is not a date (YYYY-MM-DD).') from None
+    results = checks.run_checks(config_path, day)
+    click.echo(checks.text(results))
+    if not all(c.ok for c in results):
+        raise SystemExit(EXIT_FAILED)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every expected failure becomes one sentence and an exit code."""
-    _setup_logging()
+    logs.setup()
     try:
         cli.main(args=argv, prog_name="okrsync", standalone_mode=False)
     except click.exceptions.Exit as exc:

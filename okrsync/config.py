@@ -263,6 +263,12 @@ def load_config(path: Path) -> Config:
     digests = [_digest(path, item, i, names) for i, item in enumerate(check.get("digests", list, []))]
     worker = _Checker(path, check.get("worker", dict, {}), "worker.")
     sync_every = worker.get("sync_every", str, "15m")
+    from okrsync.schedule_slots import parse_interval
+
+    try:
+        parse_interval(sync_every)
+    except ValueError as exc:
+        raise worker.fail("sync_every", str(exc)) from None
     worker.done()
 
     config = Config(

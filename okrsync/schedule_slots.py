@@ -1,4 +1,5 @@
-"""Digest slots: "mon 08:00" in the configured timezone, and the latest one that has passed."""
+"""When things happen: digest slots ("mon 08:00" in the configured timezone, the latest one
+that has passed and the next one) and the worker's sync interval ("15m")."""
 
 from __future__ import annotations
 
@@ -29,3 +30,21 @@ def latest_slot(when: str, now: dt.datetime) -> dt.datetime:
     if candidate > now:
         candidate -= dt.timedelta(days=7)
     return candidate
+
+
+def next_slot(when: str, now: dt.datetime) -> dt.datetime:
+    """The first slot after ``now``."""
+    weekday, _ = parse_when(when)
+    return latest_slot(when, now) + dt.timedelta(days=1 if weekday is None else 7)
+
+
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+
+
+def parse_interval(text: str) -> int:
+    """Seconds in "30s", "15m", "1h", "1h30m". Raises ValueError with the accepted forms."""
+    m = _DURATION.match(text.strip().lower())
+    seconds = (int(m["h"] or 0) * 3600 + int(m["m"] or 0) * 60 + int(m["s"] or 0)) if m and text.strip() else 0
+    if seconds <= 0:
+        raise ValueError(f'must be a duration such as "15m", "1h" or "1h30m", not "{text}"')
+    return seconds

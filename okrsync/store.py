@@ -178,6 +178,45 @@ class Store:
         row = cur.fetchone()
         return dict(zip([d[0] for d in cur.description], row)) if row else None
 
+    def recent_runs(self, limit: int = 5) -> list[dict]:
+        cur = self.db.execute("SELECT id, command, started_at, finished_at, today, outcome, duration FROM runs "
+                              "ORDER BY id DESC LIMIT ?", (limit,))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur]
+
+    def source_health(self) -> dict[str, dict]:
+        """Per source: the last successful sync and the last error."""
+        health: dict[str, dict] = {}
+        rows = self.db.execute(
+            "SELECT sr.source, sr.ok, sr.error, sr.errors, sr.warnings, r.finished_at, r.id FROM source_runs sr "
+            "JOIN runs r ON r.id = sr.run_id ORDER BY r.id")
+        for source, ok, error, errors, warnings, finished, run_id in rows:
+            entry = health.setdefault(source, {"last_success": None, "last_error": None, "last_error_at": None,
+                                               "errors": 0, "warnings": 0})
+            if ok:
+                entry.update(last_success=finished, errors=errors, warnings=warnings)
+            else:
+                entry.update(last_error=error, last_error_at=finished)
+        return health
+
+    def findings_count(self, run_id: int) -> dict[str, int]:
+        cur = self.db.execute("SELECT severity, COUNT(*) FROM findings WHERE run_id = ? GROUP BY severity", (run_id,))
+        return dict(cur.fetchall())
+
+    def holder(self) -> str | None:
+        """Who holds the store's lock right now, if anyone."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        if not lock_path.exists():
+            return None
+        with open(lock_path, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                return handle.read().strip() or "another process"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
+
     # -- owned columns and KPI values --------------------------------------------------------
 
     def adopted_columns(self, source: str, tab: str) -> dict[str, str]:

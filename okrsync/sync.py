@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from okrsync import logs
 from okrsync.config import Config, SourceConfig
 from okrsync.domain import Finding, Severity, Status
 from okrsync.errors import OkrsyncError, SourceError
@@ -170,12 +171,13 @@ def _collector_paused():
             gc.enable()
 
 
-def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool) -> list[SourceResult]:
+def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool, progress=None) -> list[SourceResult]:
     with _collector_paused():
-        return _sources_pass(config, today, names, store, write, dry_run)
+        return _sources_pass(config, today, names, store, write, dry_run, progress)
 
 
-def _sources_pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool) -> list[SourceResult]:
+def _sources_pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool,
+                  progress=None) -> list[SourceResult]:
     """Load every source (cross-source rules need all of them), then validate, score and write
     the selected ones."""
     ruleset = load_rules(config.rules)
@@ -184,7 +186,8 @@ def _sources_pass(config: Config, today: dt.date, names, store, write: bool, dry
     failed: dict[str, SourceResult] = {}
     for cfg in config.sources:
         try:
-            loaded[cfg.name] = _load(cfg, config, today)
+            with logs.context(source=cfg.name):
+                loaded[cfg.name] = _load(cfg, config, today)
         except OkrsyncError as exc:
             if cfg.name in selected:
                 failed[cfg.name] = SourceResult(cfg.name, cfg.location, cfg.okr_tab, cfg.kpi_tab, ok=False, error=str(exc))
@@ -193,30 +196,46 @@ def _sources_pass(config: Config, today: dt.date, names, store, write: bool, dry
     recorded = store.recorded_values() if store else {}
     rule_context = build_context([t for item in loaded.values() for t in item.tables], today, recorded)
     results = []
-    for cfg in config.sources:
-        if cfg.name not in selected:
-            continue
-        if cfg.name in failed:
-            results.append(failed[cfg.name])
-            continue
-        item = loaded[cfg.name]
-        result = _guarded(cfg, lambda item=item: _finish(item, config, ruleset, rule_context, today, store, write, dry_run))
-        log.debug("source %s: %s", cfg.name, ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items()))
+    chosen = [cfg for cfg in config.sources if cfg.name in selected]
+    for number, cfg in enumerate(chosen, start=1):
+        if progress:
+            progress(number, len(chosen), cfg.name)
+        with logs.context(source=cfg.name):
+            if cfg.name in failed:
+                result = failed[cfg.name]
+            else:
+                item = loaded[cfg.name]
+                result = _guarded(cfg, lambda item=item: _finish(item, config, ruleset, rule_context, today, store,
+                                                                 write, dry_run))
+                log.debug("steps: %s", ", ".join(f"{k} {v:.2f}s" for k, v in result.timings.items()))
+            if not result.ok:
+                log.error("%s: %s", "did not sync" if write else "could not be read", result.error)
         results.append(result)
     return results
 
 
-def check(config: Config, today: dt.date, names=(), history=None) -> RunResult:
+def check(config: Config, today: dt.date, names=(), history=None, progress=None) -> RunResult:
     """Read, validate and score the selected sources; write nothing anywhere. ``history``: a
     read-only store, for the rules that look at history (stale values)."""
-    return RunResult(today, _pass(config, today, names, history, write=False, dry_run=False))
+    return RunResult(today, _pass(config, today, names, history, write=False, dry_run=False, progress=progress))
 
 
-def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=None) -> RunResult:
+def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=None, progress=None,
+        command: str = "run") -> RunResult:
     """One full cycle; ``store`` is an open okrsync.store.Store."""
     started = time.monotonic()
-    run_id = None if dry_run or store is None else store.start_run("run", today)
-    results = _pass(config, today, names, store, write=True, dry_run=dry_run)
+    run_id = None if dry_run or store is None else store.start_run(command, today)
+    with logs.context(run_id=run_id):
+        try:
+            return _record(config, today, names, dry_run, store, progress, run_id, started)
+        except BaseException:
+            if run_id is not None:  # a bad rule file, say: the run is recorded as failed, not left open
+                store.finish_run(run_id, "error", time.monotonic() - started)
+            raise
+
+
+def _record(config, today, names, dry_run, store, progress, run_id, started) -> RunResult:
+    results = _pass(config, today, names, store, write=True, dry_run=dry_run, progress=progress)
     if run_id is not None:
         for result in results:
             store.record_source(run_id, result)

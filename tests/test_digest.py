@@ -43,7 +43,8 @@ def smtp(tmp_path, monkeypatch):
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         logins.append((auth_data.login, auth_data.password))
-        return AuthResult(success=auth_data.login == b"okrsync" and auth_data.password == b"s3cret")
+        ok = auth_data.login == b"okrsync" and auth_data.password == b"s3cret"
+        return AuthResult(success=ok, handled=False)  # handled=False: the server sends the 535 reply
 
     inbox = Inbox()
     port = free_port()

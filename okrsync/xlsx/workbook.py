@@ -91,6 +91,8 @@ class Workbook:
         total = sum(len(w) for w in writes.values())
         if not total:
             return WriteResult(0, None)
+        if not self.path.stat().st_mode & 0o222:
+            raise WriteSkipped(f"{self.path} is marked read-only; okrsync leaves it as it is (nothing was written).")
         holder = lock_holder(self.path)
         if holder:
             raise WriteSkipped(

@@ -1,0 +1,151 @@
+"""``okrsync doctor``: is everything in place? Configuration, rule files, history store, each
+source's read and write access (checked without changing anything visible), SMTP reachability
+and login (no mail sent). One line per check, with what to do when it fails."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from okrsync.errors import OkrsyncError
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def run_checks(config_path, today) -> list[Check]:
+    from okrsync.config import find_config, load_config
+
+    try:
+        config = load_config(find_config(config_path))
+    except OkrsyncError as exc:
+        return [Check("config", False, str(exc), "fix the key named, or create a configuration with `okrsync init`")]
+    checks = [Check("config", True, str(config.path))]
+    checks.append(_rules(config))
+    checks.append(_history(config))
+    for source in config.sources:
+        checks.append(_source(source, config, today))
+    checks.append(_email(config))
+    return checks
+
+
+def _rules(config) -> Check:
+    from okrsync.ruleset import load_rules
+
+    try:
+        rules = load_rules(config.rules)
+    except OkrsyncError as exc:
+        return Check("rules", False, str(exc), "fix the rule file at the line named; `okrsync rules` shows the result")
+    on = sum(1 for r in rules.rules.values() if r.enabled)
+    return Check("rules", True, f"{len(config.rules)} file(s), {on} rule(s) on, {len(rules.custom)} custom")
+
+
+def _history(config) -> Check:
+    from okrsync.store import Store
+
+    folder = config.state.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        return Check("history", False, f"cannot write in {folder}", "make the folder writable, or set `state` elsewhere")
+    if config.state.exists():
+        store = Store.read_only(config.state)
+        if store is None:
+            return Check("history", False, f"{config.state} is not an okrsync history store",
+                         "point `state` at another file; okrsync creates it")
+        holder = store.holder()
+        store.close()
+        if holder:
+            return Check("history", True, f"{config.state} (in use by {holder})")
+    return Check("history", True, str(config.state))
+
+
+def _source(source, config, today) -> Check:
+    name = f"source {source.name}"
+    if source.excel is None:
+        return Check(name, False, "Google Sheets sources are not available in this version",
+                     "use an Excel workbook for now")
+    from okrsync.sources.excel import ExcelSource
+    from okrsync.table import ReadContext, read_table
+    from okrsync.xlsx.package import lock_holder
+
+    try:
+        excel = ExcelSource(source)
+        grids = excel.read([source.okr_tab, source.kpi_tab])
+        if not grids:
+            raise OkrsyncError(f"{source.excel} has neither an {source.okr_tab} nor a {source.kpi_tab} tab")
+        context = ReadContext(today, config.cycle, config.fiscal_year_start)
+        sizes = []
+        for tab, kind in ((source.okr_tab, "okr"), (source.kpi_tab, "kpi")):
+            if tab in grids:
+                table = read_table(grids[tab], kind, source, context)
+                sizes.append(f"{tab} {len(table.items)} {'key results' if kind == 'okr' else 'KPIs'}")
+    except OkrsyncError as exc:
+        return Check(name, False, f"cannot read: {exc}", "fix the workbook or the path in `excel`")
+    path = Path(source.excel)
+    if not path.stat().st_mode & 0o222:
+        return Check(name, False, f"read ok ({', '.join(sizes)}); {path} is marked read-only",
+                     "clear the read-only flag, or okrsync will leave the workbook as it is")
+    try:  # the write path without a visible change: a temporary file beside the workbook
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".~okrsync-doctor-"):
+            pass
+    except OSError as exc:
+        return Check(name, False, f"read ok; cannot create files in {path.parent} ({exc.strerror})",
+                     "okrsync writes a temporary file next to the workbook: make the folder writable")
+    holder = lock_holder(path)
+    if holder:
+        return Check(name, False, f"read ok; the workbook is open in Excel by {holder}",
+                     "okrsync writes once it is closed; a stale ~$ lock file can be deleted")
+    return Check(name, True, f"read {', '.join(sizes)}; writable")
+
+
+def _email(config) -> Check:
+    settings = config.email
+    if not settings.smtp:
+        folder = settings.outbox
+        target = folder if folder.exists() else folder.parent
+        if not os.access(target, os.W_OK):
+            return Check("email", False, f"outbox {folder} is not writable", "make it writable or configure `smtp`")
+        return Check("email", True, f"no SMTP: digests are written to {folder}")
+    host, _, port = settings.smtp.rpartition(":") if ":" in settings.smtp else (settings.smtp, "", "")
+    port = int(port or (465 if settings.security == "ssl" else 587))
+    context = ssl.create_default_context()
+    try:
+        smtp = (smtplib.SMTP_SSL(host, port, timeout=10, context=context) if settings.security == "ssl"
+                else smtplib.SMTP(host, port, timeout=10))
+        with smtp:
+            smtp.ehlo()
+            steps = ["connected"]
+            if settings.security == "starttls":
+                smtp.starttls(context=context)
+                steps.append("STARTTLS")
+            if settings.username:
+                password = os.environ.get(settings.password_env or "")
+                if password is None:
+                    return Check("email", False, f"SMTP {host}:{port} reachable; {settings.password_env} is not set",
+                                 f"export {settings.password_env} with the SMTP password")
+                smtp.login(settings.username, password)
+                steps.append(f"logged in as {settings.username}")
+    except smtplib.SMTPAuthenticationError:
+        return Check("email", False, f"SMTP {host}:{port} refused the login of {settings.username}",
+                     f"check `username` and the password in {settings.password_env}")
+    except (OSError, smtplib.SMTPException) as exc:
+        return Check("email", False, f"cannot reach SMTP {host}:{port} ({exc})",
+                     "check `[email] smtp`, `security` and the network")
+    return Check("email", True, f"SMTP {host}:{port}: {', '.join(steps)} (no mail sent)")
+
+
+def text(checks: list[Check]) -> str:
+    lines = []
+    for c in checks:
+        lines.append(f"{'ok  ' if c.ok else 'FAIL'}  {c.name:<18} {c.detail}")
+        if not c.ok and c.fix:
+            lines.append(f"{'':6}{'':<18} → {c.fix}")
+    return "\n".join(lines)
