@@ -18,8 +18,8 @@ log = logging.getLogger("okrsync")
 
 EXIT_CODES = """\b
 Exit codes:
-  0  success (validate: no errors; run: every source synced)
-  1  validation errors found, or a source failed
+  0  success (validate: no errors; run: every source synced, every due digest sent)
+  1  validation errors, a source that failed, a digest not sent, or (doctor) a problem
   2  usage or configuration error
   3  another okrsync process holds the history store"""
 
@@ -101,7 +101,6 @@ def init(directory: str, demo: bool, force: bool) -> None:
 def validate(config_path, sources, as_json, today) -> None:
     """Read and validate every source; print each finding with its cell. Writes nothing."""
     from okrsync import report, sync
-
     from okrsync.store import Store
 
     config = _load(config_path)
@@ -177,15 +176,15 @@ def digest(config_path, names, preview, send_now, force, today) -> None:
         raise click.UsageError("--force goes with --send.")
     day = config.today(today)
     with Store(config.state) as store:
-        run = sync.check(config, day, history=store)
+        sheets = sync.check(config, day, history=store)  # the sheets as they are now
         failed = False
         for d in chosen:
-            period = digests.period_of(d, digests.now_for(config, run))
+            period = digests.period_of(d, digests.now_for(config, sheets))
             if preview:
-                for path in digests.preview(config, d, run, store, Path(preview)):
+                for path in digests.preview(config, d, sheets, store, Path(preview)):
                     click.echo(f"{d.name}: wrote {path}")
             elif send_now:
-                outcome = digests.send(config, d, run, store, period, force=force)
+                outcome = digests.send(config, d, sheets, store, period, force=force)
                 for where in outcome.sent:
                     click.echo(f"{d.name}: sent to {where}")
                 if not outcome.sent and not outcome.errors:
@@ -273,15 +272,9 @@ def status(config_path, as_json) -> None:
 def doctor(config_path, today) -> None:
     """Check configuration, rules, history store, each source's read and write access (changing
     nothing visible) and SMTP reachability and login (no mail sent). Exit 1 on any problem."""
-    import datetime as dt
-
     from okrsync import doctor as checks
 
-    try:
-        day = dt.date.fromisoformat(today) if today else dt.date.today()
-    except ValueError:
-        raise click.UsageError(f'"{today}" is not a date (YYYY-MM-DD).') from None
-    results = checks.run_checks(config_path, day)
+    results = checks.run_checks(config_path, today)
     click.echo(checks.text(results))
     if not all(c.ok for c in results):
         raise SystemExit(EXIT_FAILED)

@@ -22,18 +22,20 @@ class Check:
     fix: str = ""
 
 
-def run_checks(config_path, today) -> list[Check]:
+def run_checks(config_path, today: str | None) -> list[Check]:
+    """``today``: --today as given (OKRSYNC_TODAY and the real date otherwise)."""
     from okrsync.config import find_config, load_config
 
     try:
         config = load_config(find_config(config_path))
+        day = config.today(today)
     except OkrsyncError as exc:
         return [Check("config", False, str(exc), "fix the key named, or create a configuration with `okrsync init`")]
     checks = [Check("config", True, str(config.path))]
     checks.append(_rules(config))
     checks.append(_history(config))
     for source in config.sources:
-        checks.append(_source(source, config, today))
+        checks.append(_source(source, config, day))
     checks.append(_email(config))
     return checks
 

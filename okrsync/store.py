@@ -56,14 +56,11 @@ CREATE TABLE IF NOT EXISTS owned_columns (
     source TEXT NOT NULL, tab TEXT NOT NULL, owned TEXT NOT NULL, header TEXT NOT NULL,
     PRIMARY KEY (source, tab, owned)
 );
-CREATE TABLE IF NOT EXISTS kpi_values (
-    source TEXT NOT NULL, key TEXT NOT NULL,
-    last REAL, previous REAL,     -- the latest value and the one before it changed
-    PRIMARY KEY (source, key)
-);
 CREATE TABLE IF NOT EXISTS item_values (
     source TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
-    value REAL NOT NULL, since TEXT NOT NULL,   -- the current value and the run date it first appeared
+    value REAL NOT NULL,          -- the latest value recorded
+    since TEXT NOT NULL,          -- the run date it first appeared (staleness)
+    previous REAL,                -- the value before it (trends)
     PRIMARY KEY (source, kind, key)
 );
 CREATE TABLE IF NOT EXISTS digests_sent (
@@ -228,41 +225,32 @@ class Store:
             self.db.executemany("INSERT OR REPLACE INTO owned_columns VALUES (?,?,?,?)",
                                 [(source, tab, key, header) for key, header in headers.items()])
 
-    def previous_kpi_values(self, source: str, current: dict[str, float | None]) -> dict[str, float]:
-        """For each KPI, the last recorded value that differs from its current one."""
-        cur = self.db.execute("SELECT key, last, previous FROM kpi_values WHERE source = ?", (source,))
-        out = {}
-        for key, last, previous in cur:
-            value = current.get(key)
-            out[key] = last if value is not None and last is not None and value != last else previous
-        return {k: v for k, v in out.items() if v is not None}
-
-    def record_kpi_values(self, source: str, current: dict[str, float | None]) -> None:
-        known = dict(((k, (last, prev)) for k, last, prev in
-                      self.db.execute("SELECT key, last, previous FROM kpi_values WHERE source = ?", (source,))))
-        rows = []
-        for key, value in current.items():
-            if value is None:
-                continue
-            last, previous = known.get(key, (None, None))
-            if value != last:
-                rows.append((source, key, value, last if last is not None else previous))
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO kpi_values VALUES (?,?,?,?)", rows)
-
     def recorded_values(self) -> dict[tuple[str, str, str], tuple[float, dt.date]]:
         """(source, kind, key) → (current value, date since it has stood unchanged)."""
         cur = self.db.execute("SELECT source, kind, key, value, since FROM item_values")
         return {(s, k, key): (v, dt.date.fromisoformat(since)) for s, k, key, v, since in cur}
 
+    def previous_values(self, source: str, kind: str, current: dict[str, float]) -> dict[str, float]:
+        """For each item, the last recorded value that differs from its current one."""
+        out = {}
+        for key, value, previous in self.db.execute(
+                "SELECT key, value, previous FROM item_values WHERE source = ? AND kind = ?", (source, kind)):
+            now = current.get(key)
+            differing = value if now is not None and now != value else previous
+            if differing is not None:
+                out[key] = differing
+        return out
+
     def record_values(self, source: str, kind: str, values: dict[str, float | None], today: dt.date) -> None:
-        """Remember each value and, when it changed, the date it changed on."""
+        """Remember each value; when it changed, the date it changed on and the value before."""
         known = {key: value for key, value in self.db.execute(
             "SELECT key, value FROM item_values WHERE source = ? AND kind = ?", (source, kind))}
-        rows = [(source, kind, key, value, today.isoformat()) for key, value in values.items()
+        rows = [(source, kind, key, value, today.isoformat(), known.get(key)) for key, value in values.items()
                 if value is not None and value == value and known.get(key) != value]
         with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO item_values VALUES (?,?,?,?,?)", rows)
+            self.db.executemany(
+                "INSERT INTO item_values VALUES (?,?,?,?,?,?) ON CONFLICT (source, kind, key) DO UPDATE SET "
+                "value = excluded.value, since = excluded.since, previous = excluded.previous", rows)
 
     # -- digests ------------------------------------------------------------------------------
 

@@ -119,7 +119,7 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
                 result.evaluation.key_results += evaluation.key_results
             else:
                 current = {k: float(v) for k, v in zip(table.items["key"], table.items["current_n"]) if v == v}
-                previous = store.previous_kpi_values(cfg.name, current) if store else {}
+                previous = store.previous_values(cfg.name, "kpi", current) if store else {}
                 evaluation = evaluate_kpis(table, findings, ruleset, previous)
                 result.evaluation.kpis += evaluation.kpis
         result.findings += findings
@@ -141,9 +141,7 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
         with _timed(result.timings, "record"):
             for tab, headers in adopted_now.items():
                 store.adopt_columns(cfg.name, tab, headers)
-            kpi_values = {k.key: k.current for k in result.evaluation.kpis}
-            store.record_kpi_values(cfg.name, kpi_values)
-            store.record_values(cfg.name, "kpi", kpi_values, today)
+            store.record_values(cfg.name, "kpi", {k.key: k.current for k in result.evaluation.kpis}, today)
             store.record_values(cfg.name, "key_result", {k.key: k.current for k in result.evaluation.key_results}, today)
     return result
 

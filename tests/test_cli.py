@@ -148,3 +148,20 @@ def test_long_key_results_are_kept_whole(tmp_path):
     assert long_text in texts
     with Store(tmp_path / "okrsync.db", lock=False) as store:
         assert long_text in {s["label"] for s in store.snapshots(store.last_run()["id"])}
+
+
+def test_trend_follows_the_last_change(workspace):
+    folder, book, config = workspace
+    okrsync("run", "-c", config, "--today", "2026-11-02")
+    ws = openpyxl.load_workbook(book)["KPIs"]
+    assert ws["I2"].value == "→" and ws["I3"].value == "→"  # no history yet
+    rows = basic_rows()
+    rows["KPIs"][1][6] = 95    # Retention (higher is better) 92 → 95
+    rows["KPIs"][2][6] = 2.8   # Response hours (lower is better) 2.5 → 2.8
+    build_xlsx(book, rows)
+    okrsync("run", "-c", config, "--today", "2026-11-09")
+    for _ in range(2):  # and it stays so while the values stand
+        ws = openpyxl.load_workbook(book)["KPIs"]
+        assert (ws["I2"].value, ws["I2"].fill.fgColor.rgb) == ("↑", "FFB7E1CD")  # up, the good way
+        assert (ws["I3"].value, ws["I3"].fill.fgColor.rgb) == ("↑", "FFF4C7C3")  # up, the bad way
+        okrsync("run", "-c", config, "--today", "2026-11-16")
