@@ -143,15 +143,17 @@ def _header_row_values(grid: Grid, row: int) -> dict[int, object]:
     return {c: v for (r, c), v in grid.values.items() if r == row}
 
 
-def _filled_merges(grid: Grid, header_row: int) -> dict[tuple[int, int], object]:
-    """Values of vertically merged ranges below the header, copied into every cell they cover."""
+def _filled_merges(grid: Grid, header_row: int, columns: set[int]) -> dict[tuple[int, int], object]:
+    """Values of vertically merged ranges below the header, copied into every cell they cover —
+    only in the table's columns and down to its last row, however large a range claims to be."""
     filled = {}
+    last_row = grid.max_row
     for min_col, min_row, max_col, max_row in grid.merges:
         if min_row <= header_row or max_row == min_row:
             continue
         value = grid.value(min_row, min_col)
-        for r in range(min_row, max_row + 1):
-            for c in range(min_col, max_col + 1):
+        for c in columns.intersection(range(min_col, max_col + 1)):
+            for r in range(min_row, min(max_row, last_row) + 1):
                 filled[(r, c)] = value
     return filled
 
@@ -166,14 +168,14 @@ def read_table(grid: Grid, kind: str, config: SourceConfig, context: ReadContext
         )
     header_row, columns, headers = located
     owned, new_owned = _owned_columns(grid, kind, header_row, config)
-    merged = _filled_merges(grid, header_row)
-    rows: dict[int, dict[str, object]] = {}
     wanted = {col: name for name, col in columns.items()}
+    merged = _filled_merges(grid, header_row, set(wanted))
+    rows: dict[int, dict[str, object]] = {}
     for (r, c), value in grid.values.items():
         if r > header_row and c in wanted:
             rows.setdefault(r, {})[wanted[c]] = value
     for (r, c), value in merged.items():
-        if c in wanted and value is not None:
+        if value is not None:
             rows.setdefault(r, {})[wanted[c]] = value
     table = Table(kind, config.name, grid.tab, header_row, columns, headers, owned, new_owned,
                   {k: config.owned_columns[k] for k in OWNED[kind]}, pd.DataFrame())

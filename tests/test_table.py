@@ -90,3 +90,21 @@ def test_percent_key_results_read_45_percent_and_0_45_alike(tmp_path):
     items = read(build_xlsx(tmp_path / "pct.xlsx", {"OKRs": rows})).items
     for _, item in items.iterrows():
         assert (item["start_n"], item["target_n"], item["current_n"]) == pytest.approx((0.3, 0.4, 0.33))
+
+
+def test_a_huge_merged_range_costs_nothing(tmp_path):
+    import zipfile
+
+    rows = [["Objective", "Key result", "Start", "Target", "Current"], ["O", "a", 0, 1, 0], [None, "b", 0, 1, 1]]
+    path = build_xlsx(tmp_path / "merge.xlsx", {"OKRs": rows}, merges={"OKRs": [("A2:A3", "O")]})
+    parts = {}
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"]
+    assert b'<mergeCell ref="A2:A3"/>' in sheet
+    parts["xl/worksheets/sheet1.xml"] = sheet.replace(b'ref="A2:A3"', b'ref="A2:XFD1048576"')  # hostile
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    table = read(path)
+    assert list(table.items["row"]) == [2, 3] and set(table.items["objective"]) == {"O"}
