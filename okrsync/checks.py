@@ -31,10 +31,6 @@ class Part:
     at_row: str = "row"  # the column holding the sheet row the finding points at
 
 
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:.6g}"
-
-
 def _attr(series: pd.Series, name: str) -> pd.Series:
     """An attribute of the objects in a column (None where the cell holds none)."""
     return series.map(lambda v: None if v is None else getattr(v, name))

@@ -3,7 +3,7 @@ what the sheet shows now, after checking that no owned column holds someone else
 
 from __future__ import annotations
 
-from okrsync.domain import GREEN, RED, STATUS_COLOURS, Finding, Severity
+from okrsync.domain import GREEN, RED, STATUS_COLOURS, Finding
 from okrsync.errors import SourceError
 from okrsync.evaluate import Evaluation
 from okrsync.sources import CellChange, Grid
@@ -17,7 +17,7 @@ def _check_text(findings: list[Finding] | None) -> str | None:
     if not findings:
         return None
     ordered = sorted(findings, key=lambda f: f.severity.rank)
-    return "; ".join(f.as_check() for f in ordered) or None
+    return "; ".join(f.as_check() for f in ordered)
 
 
 def desired_cells(table: Table, evaluation: Evaluation, findings: list[Finding]) -> list[CellChange]:
@@ -116,7 +116,3 @@ def refuse_formulas(changes: list[CellChange], grid: Grid, location: str) -> Non
                 f"{location}: {change.tab}!{get_column_letter(change.col)}{change.row} in okrsync's column "
                 "holds a formula; okrsync will not overwrite formulas — clear that cell."
             )
-
-
-def count(findings: list[Finding], severity: Severity) -> int:
-    return sum(1 for f in findings if f.severity is severity)

@@ -127,7 +127,7 @@ def rules_text(ruleset) -> str:
     lines = [f"rules from: {files}",
              f"scoring bands: green {ruleset.green}, yellow {ruleset.yellow}; KPI tolerance {ruleset.kpi_tolerance}", ""]
     width = max(len(r) for r in [*BUILTIN_RULES, *ruleset.custom])
-    for rule_id, spec in BUILTIN_RULES.items():
+    for rule_id in BUILTIN_RULES:
         setting = ruleset.get(rule_id)
         params = ", ".join(f"{k}={v}" for k, v in setting.params.items())
         lines.append(f"{rule_id:<{width}}  {setting.severity:<8}  {params}")

@@ -170,11 +170,6 @@ class Store:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur]
 
-    def last_run(self) -> dict | None:
-        cur = self.db.execute("SELECT * FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
-        row = cur.fetchone()
-        return dict(zip([d[0] for d in cur.description], row)) if row else None
-
     def recent_runs(self, limit: int = 5) -> list[dict]:
         cur = self.db.execute("SELECT id, command, started_at, finished_at, today, outcome, duration FROM runs "
                               "ORDER BY id DESC LIMIT ?", (limit,))
@@ -187,7 +182,7 @@ class Store:
         rows = self.db.execute(
             "SELECT sr.source, sr.ok, sr.error, sr.errors, sr.warnings, r.finished_at, r.id FROM source_runs sr "
             "JOIN runs r ON r.id = sr.run_id ORDER BY r.id")
-        for source, ok, error, errors, warnings, finished, run_id in rows:
+        for source, ok, error, errors, warnings, finished, _run_id in rows:
             entry = health.setdefault(source, {"last_success": None, "last_error": None, "last_error_at": None,
                                                "errors": 0, "warnings": 0})
             if ok:

@@ -72,7 +72,7 @@ def test_run_writes_records_and_reports(workspace):
     assert (ws["K2"].value, ws["L2"].value, ws["M2"].value) == (0.5, "On track", 0.67)
     assert ws["L4"].value == "Done" and ws["N2"].value is None
     with Store(folder / "okrsync.db", lock=False) as store:
-        run = store.last_run()
+        run = store.recent_runs(1)[0]
         assert run["outcome"] == "ok" and run["today"] == "2026-11-16"
         snaps = {(s["kind"], s["label"]): s for s in store.snapshots(run["id"])}
     assert snaps[("key_result", "Raise CSAT to 90")]["score"] == 0.5
@@ -147,7 +147,7 @@ def test_long_key_results_are_kept_whole(tmp_path):
     texts = [k["key_result"] for k in json.loads(result.stdout)["sources"][0]["key_results"]]
     assert long_text in texts
     with Store(tmp_path / "okrsync.db", lock=False) as store:
-        assert long_text in {s["label"] for s in store.snapshots(store.last_run()["id"])}
+        assert long_text in {s["label"] for s in store.snapshots(store.recent_runs(1)[0]["id"])}
 
 
 def test_trend_follows_the_last_change(workspace):

@@ -103,16 +103,17 @@ class Workbook:
             raise WriteSkipped(
                 f"{self.path} changed while okrsync was reading it; nothing was written this run."
             )
-        new_parts = {self.package.sheets[tab]: self.sheet(tab).apply(cells).encode("utf-8") for tab, cells in writes.items() if cells}
+        new_parts = {self.package.sheets[tab]: self.sheet(tab).apply(cells).encode("utf-8")
+                     for tab, cells in writes.items() if cells}
         if self.styles.changed:
             new_parts[self.styles_part] = self.styles.text.encode("utf-8")
         _clean_stale_temps(self.path)
         temp = self.path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{self.path.name}")
         try:
             self._write_package(temp, new_parts)
-            backup = _keep_backup(self.path, backups)
             if not same_file(self.path, self.package.fingerprint):
                 raise WriteSkipped(f"{self.path} changed while okrsync was writing; nothing was written this run.")
+            backup = _keep_backup(self.path, backups)
             os.replace(temp, self.path)
         finally:
             if temp.exists():
