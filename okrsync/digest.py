@@ -122,7 +122,6 @@ def leaders_context(run, sources: list[str] | None, previous: dict | None) -> di
         "elapsed": round(elapsed(cycle.start, cycle.end, run.today) * 100) if cycle else None,
         "average": average,
         "average_change": _delta(average, before.get("average")),
-        "counts": {status.value: n for status, n in counts.items() if n},
         **groups,
         "changes": {k: (v - before["groups"][k]) if "groups" in before else None for k, v in groups.items()},
         "teams": dict(sorted(teams.items())),
