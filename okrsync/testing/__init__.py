@@ -1,0 +1,1 @@
+"""Test support shipped with okrsync: the Google Sheets API emulator."""
