@@ -71,6 +71,13 @@ class DigestConfig:
 
 
 @dataclass
+class GoogleConfig:
+    requests_per_minute: int = 60  # the Sheets API's default quota per user
+    retries: int = 5
+    backoff_seconds: float = 1.0  # first wait; doubles each retry, capped at 32 s, with jitter
+
+
+@dataclass
 class Config:
     path: Path
     timezone: ZoneInfo
@@ -83,6 +90,7 @@ class Config:
     email: EmailConfig
     digests: list[DigestConfig]
     sync_every: str
+    google: GoogleConfig = field(default_factory=GoogleConfig)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -141,7 +149,8 @@ class _Checker:
             return default
         value = self.table[name]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+            names = " or ".join(dict.fromkeys(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,))))
+            names = names.replace("int or float", "a number")
             names = names.replace("str", "a string").replace("int", "a whole number")
             names = names.replace("list", "a list").replace("dict", "a table")
             raise self.fail(name, f"must be {names}, not {value!r}")
@@ -271,6 +280,16 @@ def load_config(path: Path) -> Config:
         raise worker.fail("sync_every", str(exc)) from None
     worker.done()
 
+    google_table = _Checker(path, check.get("google", dict, {}), "google.")
+    google = GoogleConfig(
+        requests_per_minute=google_table.get("requests_per_minute", int, 60),
+        retries=google_table.get("retries", int, 5),
+        backoff_seconds=float(google_table.get("backoff_seconds", (int, float), 1.0)),
+    )
+    if google.requests_per_minute < 1 or google.retries < 0 or google.backoff_seconds < 0:
+        raise google_table.fail("requests_per_minute", "and the other [google] settings must be positive")
+    google_table.done()
+
     config = Config(
         path=path,
         timezone=timezone,
@@ -283,6 +302,7 @@ def load_config(path: Path) -> Config:
         email=email,
         digests=digests,
         sync_every=sync_every,
+        google=google,
     )
     check.done()
     return config

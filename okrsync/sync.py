@@ -91,7 +91,7 @@ class Loaded:
 
 def _load(cfg: SourceConfig, config: Config, today: dt.date) -> Loaded:
     started = time.perf_counter()
-    source = open_source(cfg)
+    source = open_source(cfg, config.google)
     grids = source.read([cfg.okr_tab, cfg.kpi_tab])
     if not grids:
         tabs = ", ".join(source.tab_names())

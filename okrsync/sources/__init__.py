@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from okrsync.config import SourceConfig
+from okrsync.config import GoogleConfig, SourceConfig
 
 
 @dataclass
@@ -58,11 +58,11 @@ class Source(Protocol):
         """Write ``changes`` (already reduced to what differs); returns cells written."""
 
 
-def open_source(config: SourceConfig) -> Source:
+def open_source(config: SourceConfig, google: GoogleConfig | None = None) -> Source:
     if config.excel is not None:
         from okrsync.sources.excel import ExcelSource
 
         return ExcelSource(config)
-    from okrsync.errors import SourceError
+    from okrsync.sources.google import GoogleSource
 
-    raise SourceError(f'Source "{config.name}": Google Sheets sources are not available in this version yet.')
+    return GoogleSource(config, google or GoogleConfig())

@@ -18,7 +18,7 @@ from okrsync.errors import SourceError
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets", "https://www.googleapis.com/auth/drive")
 ENDPOINT_ENV = "OKRSYNC_GOOGLE_ENDPOINT"
-API_HOSTS = ("https://sheets.googleapis.com", "https://www.googleapis.com")
+API_HOSTS = ("https://sheets.googleapis.com", "https://www.googleapis.com", "https://iamcredentials.googleapis.com")
 
 
 class RedirectAdapter(requests.adapters.HTTPAdapter):
@@ -63,15 +63,19 @@ def account_of(credentials) -> str:
     return getattr(credentials, "service_account_email", None) or getattr(credentials, "signer_email", None) or "the account in use"
 
 
-def session(credentials, timeout: float = 60):
-    from google.auth.transport.requests import AuthorizedSession
+def session(credentials):
+    """gspread's session; with the endpoint override, every Google API host — including the
+    one google-auth asks about access boundaries after a token refresh — is the emulator."""
+    from google.auth.transport.requests import AuthorizedSession, Request
 
-    authorized = AuthorizedSession(credentials)
     endpoint = os.environ.get(ENDPOINT_ENV)
+    auth_session = requests.Session()
+    authorized = AuthorizedSession(credentials, auth_request=Request(auth_session))
     if endpoint:
         adapter = RedirectAdapter(endpoint)
         for host in API_HOSTS:
             authorized.mount(host, adapter)
+            auth_session.mount(host, adapter)
     return authorized
 
 

@@ -178,6 +178,8 @@ def _entered(value, input_option: str) -> dict:
         return {"numberValue": value}
     text = "" if value is None else str(value)
     if input_option == "USER_ENTERED":
+        if text.startswith("'"):  # a leading apostrophe makes anything text
+            return {"stringValue": text[1:]}
         if text.startswith("="):
             return {"formulaValue": text}
         if re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", text.strip()):
@@ -284,7 +286,7 @@ def parse_fields(mask: str) -> dict:
 
 
 def _add(level: dict, path: str, sub: dict) -> None:
-    parts = path.split("/")
+    parts = re.split(r"[/.]", path)  # read masks use a/b, update masks a.b
     for part in parts[:-1]:
         level = level.setdefault(part, {})
     existing = level.get(parts[-1])
@@ -424,6 +426,8 @@ def make_handler(emulator: Emulator):
                 return self._send(200, emulator.admin(path.rsplit("/", 1)[1], body))
             if path == "/token":
                 return self._send(200, _token(body))
+            if path.endswith("/allowedLocations"):  # google-auth's access-boundary lookup
+                return self._send(200, {"locations": [], "encodedLocations": "0x0"})
             name = _method_name(method, path)
             with emulator.lock:
                 emulator.counts[name] += 1
@@ -522,7 +526,12 @@ def route(emu: Emulator, method: str, path: str, query: dict, body: dict, who: s
         return 200, _spreadsheet(book, ranges, grid, q.get("fields"))
     if tail == ":batchUpdate":
         book = emu.book(book_id, who, write=True)
-        replies = [_request(book, r) for r in body.get("requests", [])]
+        before = copy.deepcopy(book.sheets)
+        try:
+            replies = [_request(book, r) for r in body.get("requests", [])]
+        except ApiError:
+            book.sheets = before  # a batchUpdate applies whole or not at all
+            raise
         book.touch()
         out = {"spreadsheetId": book.id, "replies": replies}
         return 200, apply_fields(out, parse_fields(q["fields"])) if "fields" in q else out
@@ -737,6 +746,17 @@ def _request(book: Spreadsheet, request: dict) -> dict:
         for r in range(r1, r2 + 1):
             for c in range(c1, c2 + 1):
                 _apply_cell(sheet, r, c, spec["cell"], spec["fields"])
+        return {}
+    if kind == "copyPaste":
+        src, r1, c1, _, _ = _grid_range(book, spec["source"])
+        dst, d1, e1, d2, e2 = _grid_range(book, spec["destination"])
+        cell = src.cells.get((r1, c1), {})
+        for r in range(d1, d2 + 1):
+            for c in range(e1, e2 + 1):
+                if spec.get("pasteType") == "PASTE_FORMAT":
+                    _apply_cell(dst, r, c, {"userEnteredFormat": cell.get("format", {})}, "userEnteredFormat")
+                else:
+                    _set_value(dst, r, c, cell.get("userEnteredValue"))
         return {}
     if kind == "mergeCells":
         sheet, r1, c1, r2, c2 = _grid_range(book, spec["range"])

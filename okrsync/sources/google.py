@@ -1,0 +1,218 @@
+"""The Google Sheets source: one read call and at most one write call per spreadsheet per run.
+
+Read: ``spreadsheets.get`` for the OKR and KPI tabs with grid data and a field mask that asks
+for values, formulas, merges and background colours only. Write: one ``spreadsheets.batchUpdate``
+carrying values and colours together, only for the cells that differ (the caller diffs); none
+when nothing differs. Text goes in as ``stringValue``, so it can never become a formula.
+Requests share one rate limiter; 429, 5xx and network failures are retried with capped
+exponential backoff and jitter, then the source fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import re
+import time
+
+import requests
+
+from okrsync.config import GoogleConfig, SourceConfig
+from okrsync.domain import STATUS_COLOURS
+from okrsync.errors import SourceError
+from okrsync.ratelimit import RateLimiter, shared
+from okrsync.sources import CellChange, Grid
+from okrsync.sources.google_client import account_of, client, load_credentials
+from okrsync.values import ErrorValue
+
+log = logging.getLogger("okrsync")
+OWN_COLOURS = set(STATUS_COLOURS.values())
+READ_FIELDS = ("spreadsheetId,properties.title,sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),"
+               "merges,data(startRow,startColumn,rowData(values(effectiveValue,formattedValue,"
+               "userEnteredValue/formulaValue,effectiveFormat(backgroundColor,numberFormat/type)))))")
+RETRIED = {429, 500, 502, 503, 504}
+BACKOFF_CAP = 32.0
+_KEY = re.compile(r"/spreadsheets/d/([a-zA-Z0-9_-]+)")
+
+
+def spreadsheet_key(text: str) -> str:
+    """The key from a spreadsheet's URL, or the key itself."""
+    m = _KEY.search(text)
+    return m.group(1) if m else text.strip()
+
+
+def _quote(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _hex(colour: dict | None) -> str | None:
+    if not colour:
+        return None
+    channels = [round(colour.get(c, 0) * 255) for c in ("red", "green", "blue")]
+    value = "".join(f"{x:02X}" for x in channels)
+    return None if value == "FFFFFF" else value
+
+
+def _colour(rgb: str) -> dict:
+    return {name: int(rgb[i:i + 2], 16) / 255 for name, i in (("red", 0), ("green", 2), ("blue", 4))}
+
+
+def _serial_date(value: float, kind: str) -> object:
+    moment = dt.datetime(1899, 12, 30) + dt.timedelta(days=value)
+    return moment.date() if kind == "DATE" else moment
+
+
+class GoogleSource:
+    def __init__(self, config: SourceConfig, settings: GoogleConfig, limiter: RateLimiter | None = None):
+        self.config, self.settings = config, settings
+        self.name = config.name
+        self.key = spreadsheet_key(config.google or "")
+        self.location = f"https://docs.google.com/spreadsheets/d/{self.key}"
+        self.limiter = limiter or shared(settings.requests_per_minute)
+        self.credentials = load_credentials(config.credentials)
+        self.gspread = client(self.credentials)
+        self.sheets: dict[str, dict] = {}  # tab → sheet properties
+        self.fills: dict[tuple[str, int, int], str | None] = {}
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def _call(self, what: str, send):
+        """One API call through the shared limiter, retried on quota, server and network errors."""
+        from gspread.exceptions import APIError
+
+        attempt = 0
+        while True:
+            self.limiter.acquire()
+            try:
+                return send()
+            except APIError as exc:
+                code = exc.response.status_code
+                if code not in RETRIED or attempt >= self.settings.retries:
+                    raise self._explain(exc, what) from None
+                reason = f"HTTP {code}"
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt >= self.settings.retries:
+                    raise SourceError(f"{self.location}: Google Sheets could not be reached to {what} "
+                                      f"({type(exc).__name__}) after {attempt} retries.") from None
+                reason = type(exc).__name__
+            pause = min(BACKOFF_CAP, self.settings.backoff_seconds * 2 ** attempt) * random.uniform(0.5, 1.0)
+            attempt += 1
+            log.warning("Google Sheets: %s while trying to %s; retry %d in %.1f s", reason, what, attempt, pause)
+            time.sleep(pause)
+
+    def _explain(self, exc, what: str) -> SourceError:
+        code = exc.response.status_code
+        if code == 403:
+            return SourceError(f"{self.location} is not shared with {account_of(self.credentials)}: share the "
+                               "spreadsheet with that address as an Editor.")
+        if code == 404:
+            return SourceError(f"{self.location} does not exist (check the key or URL in `google`).")
+        if code == 429:
+            return SourceError(f"{self.location}: the Google Sheets quota stayed exhausted while trying to {what}, "
+                               f"after {self.settings.retries} retries; lower [google] requests_per_minute or sync "
+                               "less often. Nothing was written.")
+        try:
+            message = exc.response.json()["error"]["message"]
+        except Exception:
+            message = exc.response.text[:200]
+        return SourceError(f"{self.location}: Google Sheets refused to {what} (HTTP {code}: {message}).")
+
+    # -- the source interface ---------------------------------------------------------------
+
+    def tab_names(self) -> list[str]:
+        meta = self._call("list its tabs", lambda: self.gspread.http_client.fetch_sheet_metadata(
+            self.key, params={"fields": "sheets.properties.title"}))
+        return [s["properties"]["title"] for s in meta.get("sheets", [])]
+
+    def read(self, tabs: list[str]) -> dict[str, Grid]:
+        def fetch(wanted):
+            params = {"includeGridData": "true", "fields": READ_FIELDS, "ranges": [_quote(t) for t in wanted]}
+            return self.gspread.http_client.fetch_sheet_metadata(self.key, params=params)
+
+        try:
+            meta = self._call("read it", lambda: fetch(tabs))
+        except SourceError as exc:
+            if "Unable to parse range" not in str(exc):
+                raise
+            present = [t for t in tabs if t in self.tab_names()]  # a tab is missing: ask for the others
+            meta = self._call("read it", lambda: fetch(present)) if present else {"sheets": []}
+        return {sheet["properties"]["title"]: self._grid(sheet) for sheet in meta.get("sheets", [])}
+
+    def _grid(self, sheet: dict) -> Grid:
+        props = sheet["properties"]
+        tab = props["title"]
+        self.sheets[tab] = props
+        values: dict[tuple[int, int], object] = {}
+        formulas: set[tuple[int, int]] = set()
+        for block in sheet.get("data", []):
+            r0, c0 = block.get("startRow", 0), block.get("startColumn", 0)
+            for i, row in enumerate(block.get("rowData", [])):
+                for j, cell in enumerate(row.get("values", [])):
+                    key = (r0 + i + 1, c0 + j + 1)
+                    value = self._value(cell)
+                    if value is not None:
+                        values[key] = value
+                    if "formulaValue" in cell.get("userEnteredValue", {}):
+                        formulas.add(key)
+                    fill = _hex(cell.get("effectiveFormat", {}).get("backgroundColor"))
+                    if fill:
+                        self.fills[(tab, *key)] = fill
+        merges = [(m.get("startColumnIndex", 0) + 1, m.get("startRowIndex", 0) + 1, m.get("endColumnIndex", 1),
+                   m.get("endRowIndex", 1)) for m in sheet.get("merges", [])]
+        return Grid(tab, values, merges, fill=lambda r, c, tab=tab: self.fills.get((tab, r, c)),
+                    formula=lambda r, c, formulas=formulas: (r, c) in formulas)
+
+    @staticmethod
+    def _value(cell: dict) -> object:
+        effective = cell.get("effectiveValue")
+        if not effective:
+            return None
+        if "errorValue" in effective:
+            return ErrorValue(cell.get("formattedValue") or "#ERROR!")
+        if "numberValue" in effective:
+            kind = cell.get("effectiveFormat", {}).get("numberFormat", {}).get("type")
+            number = effective["numberValue"]
+            return _serial_date(number, kind) if kind in ("DATE", "DATE_TIME") else float(number)
+        if "boolValue" in effective:
+            return effective["boolValue"]
+        return effective.get("stringValue")
+
+    def write(self, changes: list[CellChange]) -> int:
+        if not changes:
+            return 0
+        requests_: list[dict] = []
+        for tab in {c.tab for c in changes}:
+            props = self.sheets[tab]
+            widest = max(c.col for c in changes if c.tab == tab)
+            columns = props["gridProperties"]["columnCount"]
+            if widest > columns:  # new owned columns beyond the grid
+                requests_.append({"appendDimension": {"sheetId": props.get("sheetId", 0), "dimension": "COLUMNS",
+                                                      "length": widest - columns}})
+        for change in changes:
+            sheet_id = self.sheets[change.tab].get("sheetId", 0)
+            target = {"sheetId": sheet_id, "startRowIndex": change.row - 1, "endRowIndex": change.row,
+                      "startColumnIndex": change.col - 1, "endColumnIndex": change.col}
+            if change.like:
+                requests_.append({"copyPaste": {"source": {"sheetId": sheet_id, "startRowIndex": change.like[0] - 1,
+                                                           "endRowIndex": change.like[0],
+                                                           "startColumnIndex": change.like[1] - 1,
+                                                           "endColumnIndex": change.like[1]},
+                                                "destination": target, "pasteType": "PASTE_FORMAT"}})
+            cell, fields = {}, ["userEnteredValue"]
+            if change.value is not None:
+                kind = "numberValue" if isinstance(change.value, float) else "stringValue"
+                cell["userEnteredValue"] = {kind: change.value}
+            shown = self.fills.get((change.tab, change.row, change.col))
+            if change.fill or shown in OWN_COLOURS:  # set okrsync's colour, or take back its old one
+                fields.append("userEnteredFormat.backgroundColor")
+                if change.fill:
+                    cell["userEnteredFormat"] = {"backgroundColor": _colour(change.fill)}
+            if change.two_decimals:
+                fields.append("userEnteredFormat.numberFormat")
+                cell.setdefault("userEnteredFormat", {})["numberFormat"] = {"type": "NUMBER", "pattern": "0.00"}
+            requests_.append({"updateCells": {"range": target, "rows": [{"values": [cell]}], "fields": ",".join(fields)}})
+        # One call: Google applies a batchUpdate whole or not at all, so a failure leaves the
+        # sheet as it was and the next run writes it again.
+        self._call("write to it", lambda: self.gspread.http_client.batch_update(self.key, {"requests": requests_}))
+        return len(changes)

@@ -1,0 +1,112 @@
+"""The Google Sheets source end to end, against the emulator over real HTTP on loopback."""
+
+import json
+
+from tests.conftest import basic_rows, build_xlsx, okrsync, write_config
+from tests.google_fixtures import BOT, google, google_config  # noqa: F401  (fixture)
+
+TODAY = ("--today", "2026-11-16")
+
+
+def results(stdout: str) -> dict:
+    source = json.loads(stdout)["sources"][0]
+    return {k: source[k] for k in ("key_results", "objectives", "kpis")} | {
+        "findings": [(f["tab"], f["cell"], f["rule"], f["message"]) for f in source["findings"]]}
+
+
+def test_the_same_sheet_gives_the_same_results_as_excel(tmp_path, google):  # noqa: F811
+    rows = basic_rows()
+    rows["OKRs"][1][8] = "ten"  # a mistake, so there is a Check message
+    book = google.spreadsheet(rows)
+    config = google_config(tmp_path, google, book.id)
+    run = okrsync("run", "-c", config, "--json", *TODAY)
+    assert run.exit_code == 0, run.stderr
+
+    (tmp_path / "excel").mkdir()
+    build_xlsx(tmp_path / "excel" / "okrs.xlsx", rows)
+    excel = okrsync("run", "-c", write_config(tmp_path / "excel", "okrs.xlsx"), "--json", *TODAY)
+    assert results(run.stdout) == results(excel.stdout)
+
+    okrs = book.worksheet("OKRs")
+    values = okrs.get_all_values()
+    assert values[0][10:14] == ["Score", "Status", "Objective score", "Check"]
+    assert values[1][11] == "Needs data" and values[2][11] == "On track" and values[3][11] == "Done"
+    assert values[1][13] == 'error: Target "ten" is not a number [kr-measurable]'
+    grid = google.user.http_client.fetch_sheet_metadata(book.id, params={
+        "includeGridData": "true", "ranges": "'OKRs'!L2:L3", "fields": "sheets.data.rowData.values.effectiveFormat.backgroundColor"})
+    fills = [row["values"][0]["effectiveFormat"]["backgroundColor"] for row in grid["sheets"][0]["data"][0]["rowData"]]
+    assert fills[0] == {"red": 224 / 255, "green": 224 / 255, "blue": 224 / 255}  # grey: needs data
+    assert fills[1] == {"red": 183 / 255, "green": 225 / 255, "blue": 205 / 255}  # green: on track
+    assert book.worksheet("KPIs").get_all_values()[2][7] == "At risk"  # Status, right of Current
+
+
+def test_one_read_and_one_write_then_nothing(tmp_path, google):  # noqa: F811
+    book = google.spreadsheet(basic_rows())
+    config = google_config(tmp_path, google, book.id)
+    google.admin("reset")
+    assert okrsync("run", "-c", config, *TODAY).exit_code == 0
+    assert google.counts() == {"spreadsheets.get": 1, "spreadsheets.batchUpdate": 1}
+    google.admin("reset")
+    second = okrsync("run", "-c", config, "--json", *TODAY)
+    assert json.loads(second.stdout)["sources"][0]["cells_written"] == 0
+    assert google.counts() == {"spreadsheets.get": 1}
+
+
+def test_text_is_never_a_formula(tmp_path, google):  # noqa: F811
+    rows = basic_rows()
+    rows["OKRs"][1][8] = "'=IMPORTXML(\"http://evil.example\", \"//a\")"  # typed as text
+    book = google.spreadsheet(rows)
+    okrsync("run", "-c", google_config(tmp_path, google, book.id), *TODAY)
+    meta = google.user.http_client.fetch_sheet_metadata(book.id, params={
+        "includeGridData": "true", "ranges": "'OKRs'!N2", "fields": "sheets.data.rowData.values.userEnteredValue"})
+    entered = meta["sheets"][0]["data"][0]["rowData"][0]["values"][0]["userEnteredValue"]
+    assert list(entered) == ["stringValue"]
+    assert entered["stringValue"] == 'error: Target "=IMPORTXML("http://evil.example", "//a")" is not a number [kr-measurable]'
+
+
+def test_clear_errors(tmp_path, google):  # noqa: F811
+    unshared = google.spreadsheet(basic_rows(), share=False)
+    result = okrsync("run", "-c", google_config(tmp_path, google, unshared.id), *TODAY)
+    assert result.exit_code == 1 and f"is not shared with {BOT}: share the spreadsheet" in result.stderr
+    missing = okrsync("run", "-c", google_config(tmp_path, google, "no-such-spreadsheet"), *TODAY)
+    assert missing.exit_code == 1 and "does not exist" in missing.stderr
+    config = google_config(tmp_path, google, unshared.id)
+    google.bot_key.write_text("{}")
+    bad_key = okrsync("run", "-c", config, *TODAY)
+    assert bad_key.exit_code == 1 and "is not a Google service-account key file" in bad_key.stderr
+    assert "Traceback" not in result.stderr + missing.stderr + bad_key.stderr
+
+
+def test_faults_are_retried_to_a_complete_sync(tmp_path, google):  # noqa: F811
+    book = google.spreadsheet(basic_rows())
+    config = google_config(tmp_path, google, book.id)
+    google.admin("faults", status=429, times=2, method="spreadsheets.get")
+    google.admin("faults", status=503, times=1, method="spreadsheets.batchUpdate")
+    google.admin("faults", drop=True, times=1, method="spreadsheets.batchUpdate")
+    result = okrsync("run", "-c", config, *TODAY)
+    assert result.exit_code == 0, result.stderr
+    assert "HTTP 429" in result.stderr and "retry" in result.stderr
+    assert book.worksheet("OKRs").acell("L2").value == "On track"
+
+
+def test_a_write_that_keeps_failing_leaves_the_sheet_whole_and_the_next_run_repairs(tmp_path, google):  # noqa: F811
+    book = google.spreadsheet(basic_rows())
+    config = google_config(tmp_path, google, book.id)
+    before = book.worksheet("OKRs").get_all_values()
+    google.admin("faults", status=500, times=10, method="spreadsheets.batchUpdate")
+    failed = okrsync("run", "-c", config, *TODAY)
+    assert failed.exit_code == 1 and "Google Sheets refused to write to it (HTTP 500" in failed.stderr
+    assert book.worksheet("OKRs").get_all_values() == before  # nothing half-written
+    google.admin("reset")
+    assert okrsync("run", "-c", config, *TODAY).exit_code == 0
+    assert book.worksheet("OKRs").acell("L2").value == "On track"
+
+
+def test_quota_storm_under_the_shared_limiter(tmp_path, google):  # noqa: F811
+    book = google.spreadsheet(basic_rows())
+    config = google_config(tmp_path, google, book.id)
+    google.admin("quota", per_minute=1)  # the first call passes, the next ones hit the quota
+    result = okrsync("run", "-c", config, *TODAY)
+    assert result.exit_code == 1 and "quota stayed exhausted" in result.stderr and "Nothing was written" in result.stderr
+    google.admin("quota", per_minute=0)
+    assert okrsync("run", "-c", config, *TODAY).exit_code == 0
