@@ -81,10 +81,14 @@ class Sheet:
         self.rows, self.cols = rows, cols
         self.cells: dict[tuple[int, int], dict] = {}  # (row, col) 0-based → CellData
         self.merges: list[dict] = []
+        self.extra: dict = {}  # hidden, tabColor, ... as last set
+        self.grid_extra: dict = {}  # frozenRowCount, hideGridlines, ...
 
     def properties(self) -> dict:
-        return {"sheetId": self.id, "title": self.title, "index": self.index, "sheetType": "GRID",
-                "gridProperties": {"rowCount": self.rows, "columnCount": self.cols}}
+        props = {"sheetId": self.id, "title": self.title, "index": self.index, "sheetType": "GRID",
+                 "gridProperties": {"rowCount": self.rows, "columnCount": self.cols, **self.grid_extra}}
+        props.update(copy.deepcopy(self.extra))
+        return props
 
 
 class Spreadsheet:
@@ -522,8 +526,10 @@ def route(emu: Emulator, method: str, path: str, query: dict, body: dict, who: s
     if tail == "" and method == "GET":
         book = emu.book(book_id, who)
         ranges = query.get("ranges")
-        grid = q.get("includeGridData", "false").lower() == "true"
-        return 200, _spreadsheet(book, ranges, grid, q.get("fields"))
+        fields = q.get("fields")
+        # grid data comes with includeGridData, or when a field mask names it
+        grid = q.get("includeGridData", "false").lower() == "true" or bool(fields and "data" in parse_fields(fields).get("sheets", {}))
+        return 200, _spreadsheet(book, ranges, grid, fields)
     if tail == ":batchUpdate":
         book = emu.book(book_id, who, write=True)
         before = copy.deepcopy(book.sheets)
@@ -551,8 +557,10 @@ def _drive(emu: Emulator, method: str, rest: str, q: dict, query: dict, body: di
         book = _create(emu, body.get("name", "Untitled spreadsheet"), who)
         return 200, {"kind": "drive#file", "id": book.id, "name": book.title, "mimeType": MIME}
     if rest in ("", "/") and method == "GET":
+        named = re.search(r"name\s*=\s*(['\"])(.*?)\1", q.get("q", ""))
         files = [{"kind": "drive#file", "mimeType": MIME, "id": b.id, "name": b.title, "createdTime": b.created,
-                  "modifiedTime": b.modified} for b in emu.books.values() if who in b.readers | b.writers]
+                  "modifiedTime": b.modified} for b in emu.books.values()
+                 if who in b.readers | b.writers and (not named or b.title == named.group(2))]
         fields = q.get("fields")
         out = {"kind": "drive#fileList", "incompleteSearch": False, "files": files}
         return 200, apply_fields(out, parse_fields(fields)) if fields else out
@@ -575,22 +583,34 @@ def _drive(emu: Emulator, method: str, rest: str, q: dict, query: dict, body: di
     return 200, apply_fields(info, parse_fields(fields)) if fields else {k: info[k] for k in ("kind", "id", "name", "mimeType")}
 
 
+def _echo_colours(fmt: dict) -> dict:
+    """How the API echoes a format: zero colour channels left out, and each colour repeated as
+    its ...Style.rgbColor."""
+    out = copy.deepcopy(fmt)
+    if "backgroundColor" in out:
+        out["backgroundColor"] = _prune(out["backgroundColor"])
+        out["backgroundColorStyle"] = {"rgbColor": dict(out["backgroundColor"])}
+    text = out.get("textFormat")
+    if isinstance(text, dict) and "foregroundColor" in text:
+        text["foregroundColor"] = _prune(text["foregroundColor"])
+        text["foregroundColorStyle"] = {"rgbColor": dict(text["foregroundColor"])}
+    return out
+
+
 def _cell_json(cell: dict) -> dict:
     out = {}
     for key in ("userEnteredValue", "effectiveValue", "formattedValue"):
         if key in cell:
             out[key] = copy.deepcopy(cell[key])
     if "format" in cell:
-        out["userEnteredFormat"] = copy.deepcopy(cell["format"])
+        out["userEnteredFormat"] = _echo_colours(cell["format"])
         out["effectiveFormat"] = _merge_format(cell["format"])
     return out
 
 
 def _merge_format(fmt: dict) -> dict:
     effective = copy.deepcopy(DEFAULT_FORMAT)
-    effective.update(copy.deepcopy(fmt))
-    if "backgroundColor" in fmt:
-        effective["backgroundColorStyle"] = {"rgbColor": copy.deepcopy(fmt["backgroundColor"])}
+    effective.update(_echo_colours(fmt))
     return effective
 
 
@@ -622,7 +642,7 @@ def _spreadsheet(book: Spreadsheet, ranges, grid: bool, fields: str | None) -> d
             continue
         entry = {"properties": sheet.properties()}
         if sheet.merges:
-            entry["merges"] = [_prune(dict(m, sheetId=sheet.id)) for m in sheet.merges]
+            entry["merges"] = [({"sheetId": sheet.id} if sheet.id else {}) | m for m in sheet.merges]
         if grid:
             boxes = selected.get(sheet.id) or [(0, 0, sheet.rows - 1, sheet.cols - 1)]
             entry["data"] = [_grid_data(sheet, *box) for box in boxes]
@@ -691,8 +711,27 @@ def _request(book: Spreadsheet, request: dict) -> dict:
             if field == "title":
                 sheet.title = props["title"]
             elif field.startswith("gridProperties"):
-                sheet.rows = props.get("gridProperties", {}).get("rowCount", sheet.rows)
-                sheet.cols = props.get("gridProperties", {}).get("columnCount", sheet.cols)
+                grid = props.get("gridProperties", {})
+                name = field.split(".", 1)[1] if "." in field else None
+                for key, value in grid.items() if name is None else [(name, grid.get(name))]:
+                    if key == "rowCount":
+                        sheet.rows = value
+                    elif key == "columnCount":
+                        sheet.cols = value
+                    elif value in (None, 0, False):
+                        sheet.grid_extra.pop(key, None)  # zero values are left out
+                    else:
+                        sheet.grid_extra[key] = value
+            elif field in ("hidden", "tabColor", "tabColorStyle", "rightToLeft"):
+                value = props.get(field)
+                if field == "tabColor" and value is not None:
+                    sheet.extra["tabColorStyle"] = {"rgbColor": _prune(value)}
+                if value in (None, False, {}):
+                    sheet.extra.pop(field, None)
+                    if field == "tabColor":
+                        sheet.extra.pop("tabColorStyle", None)
+                else:
+                    sheet.extra[field] = _prune(value) if isinstance(value, dict) else value
             elif field == "index":
                 book.sheets.remove(sheet)
                 book.sheets.insert(props["index"], sheet)
@@ -760,7 +799,16 @@ def _request(book: Spreadsheet, request: dict) -> dict:
         return {}
     if kind == "mergeCells":
         sheet, r1, c1, r2, c2 = _grid_range(book, spec["range"])
-        sheet.merges.append({"startRowIndex": r1, "endRowIndex": r2 + 1, "startColumnIndex": c1, "endColumnIndex": c2 + 1})
+        merge_type = spec.get("mergeType", "MERGE_ALL")
+        sheet.merges = [m for m in sheet.merges  # a new merge replaces the ones it overlaps
+                        if m["endRowIndex"] <= r1 or m["startRowIndex"] > r2 or m["endColumnIndex"] <= c1
+                        or m["startColumnIndex"] > c2]
+        rows = [(r, r) for r in range(r1, r2 + 1)] if merge_type == "MERGE_ROWS" else [(r1, r2)]
+        cols = [(c, c) for c in range(c1, c2 + 1)] if merge_type == "MERGE_COLUMNS" else [(c1, c2)]
+        for top, bottom in rows:
+            for left, right in cols:
+                sheet.merges.append({"startRowIndex": top, "endRowIndex": bottom + 1,
+                                     "startColumnIndex": left, "endColumnIndex": right + 1})
         return {}
     if kind == "unmergeCells":
         sheet, r1, c1, r2, c2 = _grid_range(book, spec["range"])
@@ -807,13 +855,19 @@ def _values(emu: Emulator, method: str, book_id: str, tail: str, q: dict, query:
         return 200, {"spreadsheetId": book.id, "clearedRange": _clear(book, name)}
     if action == ":append":
         sheet, r1, c1, r2, c2 = parse_range(book, name)
-        last = max((r for r, c in sheet.cells if "userEnteredValue" in sheet.cells[(r, c)]), default=r1 - 1)
-        start = max(last + 1, r1)
-        target = a1(sheet, start, c1, start, c1)
-        result = _update(book, target, body.get("values", []), q.get("valueInputOption", "RAW"))
+        filled = [(r, c) for (r, c), cell in sheet.cells.items()
+                  if "userEnteredValue" in cell and r1 <= r <= r2 and c1 <= c <= c2]
+        out = {"spreadsheetId": book.id}
+        if filled:  # the table is the extent of what is there; rows go below it, from its first column
+            top, left = min(r for r, _ in filled), min(c for _, c in filled)
+            bottom, right = max(r for r, _ in filled), max(c for _, c in filled)
+            out["tableRange"] = a1(sheet, top, left, bottom, right)
+            target = a1(sheet, bottom + 1, left, bottom + 1, left)
+        else:
+            target = a1(sheet, r1, c1, r1, c1)
+        out["updates"] = _update(book, target, body.get("values", []), q.get("valueInputOption", "RAW"))
         book.touch()
-        return 200, {"spreadsheetId": book.id, "tableRange": a1(sheet, r1, c1, max(last, r1), c2) if last >= r1 else None,
-                     "updates": result} if last >= r1 else {"spreadsheetId": book.id, "updates": result}
+        return 200, out
     if method == "PUT":
         result = _update(book, name, body.get("values", []), q.get("valueInputOption", "RAW"))
         book.touch()
