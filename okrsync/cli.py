@@ -86,14 +86,31 @@ def _load(config_path):
 @cli.command(epilog=EXIT_CODES)
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @click.option("--demo", is_flag=True, help="Use the demo workbook (examples and a few deliberate mistakes).")
+@click.option("--google", metavar="KEY", help="Use this Google spreadsheet (key or URL): lay out its OKRs and "
+              "KPIs tabs (headers, drop-downs) and point the configuration at it.")
+@click.option("--credentials", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --google: the service-account key file (default: GOOGLE_APPLICATION_CREDENTIALS).")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
-def init(directory: str, demo: bool, force: bool) -> None:
-    """Write a starter okrsync.toml, rules/default.yaml and a workbook into DIRECTORY."""
+@verbosity_options
+def init(directory: str, demo: bool, google: str | None, credentials: str | None, force: bool) -> None:
+    """Write a starter okrsync.toml, rules/default.yaml and a workbook (or, with --google, lay
+    out an existing Google spreadsheet) into DIRECTORY."""
+    from pathlib import Path
+
     from okrsync.starter import init_directory
 
-    for path in init_directory(directory, demo=demo, force=force):
+    if google:
+        from okrsync.config import GoogleConfig, SourceConfig
+        from okrsync.sources.google import GoogleSource, lay_out
+
+        source = GoogleSource(SourceConfig(name="team", google=google,
+                                           credentials=Path(credentials).resolve() if credentials else None),
+                              GoogleConfig())
+        added = lay_out(source)
+        click.echo(f"{source.location}: " + (f"added the tabs {', '.join(added)}" if added else "its tabs are already there"))
+    for path in init_directory(directory, demo=demo, force=force, google=google, credentials=credentials):
         click.echo(f"wrote {path}")
-    click.echo(f"next: edit the workbook, then run `okrsync run -c {directory}/okrsync.toml`")
+    click.echo(f"next: fill in the sheet, then run `okrsync run -c {directory}/okrsync.toml`")
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -72,8 +72,7 @@ def _history(config) -> Check:
 def _source(source, config, today) -> Check:
     name = f"source {source.name}"
     if source.excel is None:
-        return Check(name, False, "Google Sheets sources are not available in this version",
-                     "use an Excel workbook for now")
+        return _google(name, source, config, today)
     from okrsync.sources.excel import ExcelSource
     from okrsync.table import ReadContext, read_table
     from okrsync.xlsx.package import lock_holder
@@ -106,6 +105,35 @@ def _source(source, config, today) -> Check:
         return Check(name, False, f"read ok; the workbook is open in Excel by {holder}",
                      "okrsync writes once it is closed; a stale ~$ lock file can be deleted")
     return Check(name, True, f"read {', '.join(sizes)}; writable")
+
+
+def _google(name: str, source, config, today) -> Check:
+    from okrsync.sources.google import GoogleSource
+    from okrsync.sources.google_client import account_of
+    from okrsync.table import ReadContext, read_table
+
+    try:
+        google = GoogleSource(source, config.google)
+    except OkrsyncError as exc:
+        return Check(name, False, str(exc), "download a JSON key for the service account (IAM → Service accounts → "
+                     "Keys) and set `credentials` to its path")
+    try:
+        grids = google.read([source.okr_tab, source.kpi_tab])
+        if not grids:
+            raise OkrsyncError(f"{google.location} has neither an {source.okr_tab} nor a {source.kpi_tab} tab")
+        context = ReadContext(today, config.cycle, config.fiscal_year_start)
+        sizes = [f"{tab} {len(read_table(grid, 'okr' if tab == source.okr_tab else 'kpi', source, context).items)} rows"
+                 for tab, grid in grids.items()]
+        # A write that changes nothing visible: set the title to what it is.
+        title = google._call("read its title", lambda: google.gspread.http_client.fetch_sheet_metadata(
+            google.key, params={"fields": "properties.title"}))
+        google._call("check write access", lambda: google.gspread.http_client.batch_update(google.key, {"requests": [
+            {"updateSpreadsheetProperties": {"properties": {"title": title["properties"]["title"]}, "fields": "title"}}]}))
+    except OkrsyncError as exc:
+        fix = ("share the spreadsheet with that address as an Editor" if "not shared" in str(exc)
+               else "check the key or URL in `google` and the tab names")
+        return Check(name, False, str(exc), fix)
+    return Check(name, True, f"read {', '.join(sizes)}; writable (as {account_of(google.credentials)})")
 
 
 def _email(config) -> Check:

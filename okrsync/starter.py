@@ -17,7 +17,7 @@ cycle = "auto"                        # cycle for rows without one: auto = the c
 
 [[sources]]
 name = "{name}"
-excel = "{workbook}"
+{location}
 okr_tab = "OKRs"
 kpi_tab = "KPIs"
 # [sources.columns]                   # canonical name = the header your sheet uses
@@ -47,15 +47,20 @@ when = "mon 08:00"
 """
 
 
-def init_directory(directory: str | Path, demo: bool = False, force: bool = False) -> list[Path]:
+def init_directory(directory: str | Path, demo: bool = False, force: bool = False,
+                   google: str | None = None, credentials: str | None = None) -> list[Path]:
+    """Write the starter files; with ``google``, point the configuration at that spreadsheet
+    (its tabs are laid out by okrsync.sources.google.lay_out) instead of writing a workbook."""
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     workbook_name = "demo.xlsx" if demo else "okrs.xlsx"
-    files = {
-        target / "okrsync.toml": None,
-        target / "rules" / "default.yaml": default_rules(),
-        target / workbook_name: sheet_template("demo.xlsx" if demo else "okrsync.xlsx"),
-    }
+    files = {target / "okrsync.toml": None, target / "rules" / "default.yaml": default_rules()}
+    if google is None:
+        files[target / workbook_name] = sheet_template("demo.xlsx" if demo else "okrsync.xlsx")
+        location = f'excel = "{workbook_name}"'
+    else:
+        key_line = f'\ncredentials = "{Path(credentials).resolve()}"' if credentials else ""
+        location = f'google = "{google}"{key_line}'
     existing = [p for p in files if p.exists()]
     if existing and not force:
         raise ConfigError(f"{existing[0]} already exists; okrsync init leaves it alone (use --force to overwrite).")
@@ -63,8 +68,8 @@ def init_directory(directory: str | Path, demo: bool = False, force: bool = Fals
     for path, origin in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         if origin is None:
-            path.write_text(STARTER_CONFIG.format(
-                timezone=_timezone_name(), name="demo" if demo else "team", workbook=workbook_name), "utf-8")
+            path.write_text(STARTER_CONFIG.format(timezone=_timezone_name(), name="demo" if demo else "team",
+                                                  location=location), "utf-8")
         else:
             shutil.copyfile(origin, path)
         written.append(path)

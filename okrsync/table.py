@@ -54,6 +54,14 @@ KPI_ALIASES = {
     "frequency": ["frequency"],
     "objective": ["objective", "linked objective", "supports"],
 }
+# The drop-downs templates offer, by table and canonical column (sheet templates, init --google).
+CHOICES = {
+    ("okr", "type"): ["number", "percent", "currency", "milestone"],
+    ("okr", "direction"): ["increase", "decrease", "at least", "at most"],
+    ("kpi", "direction"): ["higher", "lower"],
+    ("kpi", "perspective"): ["financial", "customer", "internal", "learning"],
+    ("kpi", "frequency"): ["daily", "weekly", "monthly", "quarterly"],
+}
 KEY_HEADERS = {"okr": ("objective", "key_result"), "kpi": ("kpi",)}
 OWNED = {"okr": ("score", "status", "objective_score", "check"), "kpi": ("status", "trend", "check")}
 # Carried down from an objective's first row to its continuation rows when blank there.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from okrsync.table import KPI_ALIASES, OKR_ALIASES
+from okrsync.table import CHOICES, KPI_ALIASES, OKR_ALIASES
 
 HERE = Path(__file__).resolve().parent
 FIXED_TIME = dt.datetime(2026, 1, 1)  # deterministic package metadata
@@ -22,13 +22,6 @@ OKR_COLUMNS = ["cycle", "team", "objective", "objective_owner", "key_result", "o
                "start", "target", "current", "confidence", "due"]
 KPI_COLUMNS = ["kpi", "team", "owner", "perspective", "unit", "direction", "target", "threshold",
                "current", "as_of", "frequency", "objective"]
-CHOICES = {
-    ("okr", "type"): ["number", "percent", "currency", "milestone"],
-    ("okr", "direction"): ["increase", "decrease", "at least", "at most"],
-    ("kpi", "direction"): ["higher", "lower"],
-    ("kpi", "perspective"): ["financial", "customer", "internal", "learning"],
-    ("kpi", "frequency"): ["daily", "weekly", "monthly", "quarterly"],
-}
 
 
 def header(aliases: dict[str, list[str]], name: str) -> str:

@@ -110,3 +110,39 @@ def test_quota_storm_under_the_shared_limiter(tmp_path, google):  # noqa: F811
     assert result.exit_code == 1 and "quota stayed exhausted" in result.stderr and "Nothing was written" in result.stderr
     google.admin("quota", per_minute=0)
     assert okrsync("run", "-c", config, *TODAY).exit_code == 0
+
+
+def test_init_lays_out_an_existing_spreadsheet(tmp_path, google):  # noqa: F811
+    book = google.user.create("Empty plan")
+    book.share(BOT, perm_type="user", role="writer", notify=False)
+    result = okrsync("init", tmp_path / "team", "--google", book.url, "--credentials", google.bot_key)
+    assert result.exit_code == 0, result.stderr
+    assert "added the tabs OKRs, KPIs" in result.stdout
+    assert book.worksheet("OKRs").row_values(1)[:5] == ["Cycle", "Team", "Objective", "Objective owner", "Key result"]
+    assert book.worksheet("KPIs").row_values(1)[0] == "KPI"
+    config = (tmp_path / "team" / "okrsync.toml").read_text()
+    assert f'google = "{book.url}"' in config and str(google.bot_key) in config
+    again = okrsync("init", tmp_path / "team2", "--google", book.id, "--credentials", google.bot_key)
+    assert "its tabs are already there" in again.stdout
+    # the laid-out sheet is one okrsync reads: every header recognised, nothing to complain about
+    book.worksheet("OKRs").update([["2026-Q4", "Support", "Delight", "Ada", "CSAT to 90", "Ada", "number",
+                                    "increase", 70, 90, 80]], "A2", value_input_option="USER_ENTERED")
+    check = okrsync("validate", "-c", tmp_path / "team" / "okrsync.toml", "--json", *TODAY)
+    source = json.loads(check.stdout)["sources"][0]
+    assert source["ok"] and source["key_results"][0]["status"] == "On track"
+
+
+def test_doctor_checks_google_sources(tmp_path, google):  # noqa: F811
+    book = google.spreadsheet(basic_rows())
+    config = google_config(tmp_path, google, book.id)
+    good = okrsync("doctor", "-c", config, *TODAY)
+    assert good.exit_code == 0, good.stdout
+    assert f"ok    source team        read OKRs 3 rows, KPIs 2 rows; writable (as {BOT})" in good.stdout
+    unshared = google.spreadsheet(basic_rows(), share=False)
+    result = okrsync("doctor", "-c", google_config(tmp_path, google, unshared.id), *TODAY)
+    assert result.exit_code == 1 and f"is not shared with {BOT}" in result.stdout
+    assert "→ share the spreadsheet with that address as an Editor" in result.stdout
+    google.bot_key.unlink()
+    missing = okrsync("doctor", "-c", config, *TODAY)
+    assert missing.exit_code == 1 and "okrsync-key.json does not exist" in missing.stdout
+    assert "→ download a JSON key for the service account" in missing.stdout

@@ -24,7 +24,7 @@ from okrsync.errors import SourceError
 from okrsync.ratelimit import RateLimiter, shared
 from okrsync.sources import CellChange, Grid
 from okrsync.sources.google_client import account_of, client, load_credentials
-from okrsync.values import ErrorValue
+from okrsync.values import ErrorValue, normalise
 
 log = logging.getLogger("okrsync")
 OWN_COLOURS = set(STATUS_COLOURS.values())
@@ -216,3 +216,49 @@ class GoogleSource:
         # sheet as it was and the next run writes it again.
         self._call("write to it", lambda: self.gspread.http_client.batch_update(self.key, {"requests": requests_}))
         return len(changes)
+
+
+def lay_out(source: GoogleSource) -> list[str]:
+    """``okrsync init --google``: add the OKRs and KPIs tabs that are missing, with their headers
+    and drop-downs, to an existing spreadsheet. Tabs that exist are left alone."""
+    from okrsync.resources import sheet_template
+    from okrsync.xlsx.workbook import Workbook
+
+    existing = source.tab_names()
+    template = Workbook(sheet_template())  # the same headers and choices as the Excel template
+    requests_, added = [], []
+    for tab in (source.config.okr_tab, source.config.kpi_tab):
+        if tab in existing:
+            continue
+        cells, _ = template.read("OKRs" if tab == source.config.okr_tab else "KPIs")
+        headers = [cells.values[(1, c)] for c in range(1, 1 + max(c for r, c in cells.values if r == 1))]
+        sheet_id = abs(hash(tab)) % 2_000_000_000 + 1
+        requests_.append({"addSheet": {"properties": {"sheetId": sheet_id, "title": tab,
+                                                      "gridProperties": {"rowCount": 500, "columnCount": 26,
+                                                                         "frozenRowCount": 1}}}})
+        requests_.append({"updateCells": {
+            "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
+            "rows": [{"values": [{"userEnteredValue": {"stringValue": h},
+                                  "userEnteredFormat": {"textFormat": {"bold": True},
+                                                        "backgroundColor": _colour("D9E2F3")}} for h in headers]}],
+            "fields": "userEnteredValue,userEnteredFormat(textFormat.bold,backgroundColor)"}})
+        for column, choices in _choices(tab == source.config.okr_tab, headers):
+            requests_.append({"setDataValidation": {
+                "range": {"sheetId": sheet_id, "startRowIndex": 1, "endRowIndex": 500,
+                          "startColumnIndex": column, "endColumnIndex": column + 1},
+                "rule": {"condition": {"type": "ONE_OF_LIST", "values": [{"userEnteredValue": c} for c in choices]},
+                         "showCustomUi": True, "strict": False}}})
+        added.append(tab)
+    if requests_:
+        source._call("lay out its tabs", lambda: source.gspread.http_client.batch_update(source.key, {"requests": requests_}))
+    return added
+
+
+def _choices(okr: bool, headers: list[str]) -> list[tuple[int, list[str]]]:
+    """(column, choices) of the template's drop-downs for these headers."""
+    from okrsync.table import CHOICES, _header_map
+
+    kind = "okr" if okr else "kpi"
+    canonical = _header_map(kind, {})
+    return [(i, CHOICES[(kind, canonical[normalise(h)])]) for i, h in enumerate(headers)
+            if (kind, canonical.get(normalise(h))) in CHOICES]
