@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_TODAY ?= 2026-11-16
 
-.PHONY: install demo test test-deps templates bench screenshot clean
+.PHONY: install demo test test-deps templates bench bench-google screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ templates: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_bench.py
+
+bench-google: $(STAMP)
+	$(BIN)/python bench/google_bench.py
 
 # docs/digest.png, the README's picture of the demo digest (needs Debian's chromium).
 screenshot: demo
