@@ -192,3 +192,19 @@ def test_systemd_units_verify(tmp_path):
                             capture_output=True, text=True)
     problems = [line for line in result.stderr.splitlines() if "okrsync" in line]
     assert result.returncode == 0 and not problems, result.stderr
+
+
+def test_progress_is_reported_per_source(tmp_path):
+    import datetime as dt
+
+    from okrsync import sync
+    from okrsync.config import load_config
+
+    for name in ("a", "b"):
+        build_xlsx(tmp_path / f"{name}.xlsx", basic_rows())
+    (tmp_path / "okrsync.toml").write_text('cycle = "2026-Q4"\n' + "".join(
+        f'[[sources]]\nname = "{n}"\nexcel = "{n}.xlsx"\n' for n in ("a", "b")))
+    seen = []
+    sync.run(load_config(tmp_path / "okrsync.toml"), dt.date(2026, 11, 16), dry_run=True,
+             progress=lambda number, total, name: seen.append((number, total, name)))
+    assert seen == [(1, 2, "a"), (2, 2, "b")]
