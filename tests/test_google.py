@@ -146,3 +146,15 @@ def test_doctor_checks_google_sources(tmp_path, google):  # noqa: F811
     missing = okrsync("doctor", "-c", config, *TODAY)
     assert missing.exit_code == 1 and "okrsync-key.json does not exist" in missing.stdout
     assert "→ download a JSON key for the service account" in missing.stdout
+
+
+def test_a_spreadsheet_with_only_an_okrs_tab(tmp_path, google):  # noqa: F811
+    book = google.spreadsheet({"OKRs": basic_rows()["OKRs"]})
+    result = okrsync("run", "-c", google_config(tmp_path, google, book.id), "--json", *TODAY)
+    assert result.exit_code == 0, result.stderr
+    source = json.loads(result.stdout)["sources"][0]
+    assert len(source["key_results"]) == 3 and source["kpis"] == []
+    assert book.worksheet("OKRs").acell("L2").value == "On track"
+    nothing = google.spreadsheet({"Notes": [["hello"]]})
+    failed = okrsync("run", "-c", google_config(tmp_path, google, nothing.id), *TODAY)
+    assert failed.exit_code == 1 and "has neither an OKRs nor a KPIs tab (it has: Notes)" in failed.stderr
