@@ -150,8 +150,11 @@ def test_doctor_checks_google_sources(tmp_path, google):  # noqa: F811
 
 def test_a_spreadsheet_with_only_an_okrs_tab(tmp_path, google):  # noqa: F811
     book = google.spreadsheet({"OKRs": basic_rows()["OKRs"]})
+    google.admin("reset")
     result = okrsync("run", "-c", google_config(tmp_path, google, book.id), "--json", *TODAY)
     assert result.exit_code == 0, result.stderr
+    # the two-tab read fails, the tabs are listed once, the OKRs tab is read, then one write
+    assert google.counts() == {"spreadsheets.get": 3, "spreadsheets.batchUpdate": 1}
     source = json.loads(result.stdout)["sources"][0]
     assert len(source["key_results"]) == 3 and source["kpis"] == []
     assert book.worksheet("OKRs").acell("L2").value == "On track"

@@ -135,7 +135,8 @@ class GoogleSource:
         except SourceError as exc:
             if "Unable to parse range" not in str(exc):
                 raise
-            present = [t for t in tabs if t in self.tab_names()]  # a tab is missing: ask for the others
+            names = set(self.tab_names())  # a tab is missing: ask for the others
+            present = [t for t in tabs if t in names]
             meta = self._call("read it", lambda: fetch(present)) if present else {"sheets": []}
         return {sheet["properties"]["title"]: self._grid(sheet) for sheet in meta.get("sheets", [])}
 
