@@ -10,8 +10,11 @@ _shared: dict[int, "RateLimiter"] = {}
 _lock = threading.Lock()
 
 
+WINDOW = 61.0  # the API's 60-second window, plus a second for calls that arrive later than they left
+
+
 class RateLimiter:
-    """At most ``per_minute`` calls in any 60-second window; ``acquire`` waits for a slot."""
+    """At most ``per_minute`` calls in any window of WINDOW seconds; ``acquire`` waits for a slot."""
 
     def __init__(self, per_minute: int, clock=time.monotonic, sleep=time.sleep):
         self.per_minute, self.clock, self.sleep = per_minute, clock, sleep
@@ -24,12 +27,12 @@ class RateLimiter:
         while True:
             with self.lock:
                 now = self.clock()
-                while self.calls and now - self.calls[0] >= 60:
+                while self.calls and now - self.calls[0] >= WINDOW:
                     self.calls.popleft()
                 if len(self.calls) < self.per_minute:
                     self.calls.append(now)
                     return waited
-                pause = 60 - (now - self.calls[0]) + 0.01
+                pause = WINDOW - (now - self.calls[0]) + 0.01
             self.sleep(pause)
             waited += pause
 
