@@ -25,14 +25,18 @@ demo: $(STAMP)
 	@echo
 	@echo "Open demo/demo.xlsx to see scores, statuses and checks; the digest is in demo/outbox/."
 
-# LibreOffice lets the tests check that written workbooks open (tests/test_writer.py);
-# installed from Debian's packages when missing and this runs as root.
+# Debian packages the tests use: LibreOffice checks that written workbooks open
+# (tests/test_writer.py), systemd-analyze checks the units in deploy/ (tests/test_ops.py).
+# Installed when missing and this runs as root.
+TEST_PACKAGES = soffice:libreoffice-calc systemd-analyze:systemd
 test-deps:
-	@command -v soffice >/dev/null 2>&1 || { \
+	@missing=""; for pair in $(TEST_PACKAGES); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing libreoffice-calc for the writer tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc >/dev/null; \
-	  else echo "LibreOffice is missing: install libreoffice-calc, or the LibreOffice check fails" >&2; fi; }
+	    echo "installing$$missing for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing for the tests:$$missing (install them with apt)" >&2; fi; fi
 
 test: $(STAMP) test-deps
 	$(BIN)/python -m pytest -q
