@@ -45,7 +45,6 @@ CREATE TABLE IF NOT EXISTS snapshots (
     current REAL,
     row INTEGER
 );
-CREATE INDEX IF NOT EXISTS snapshots_by_item ON snapshots (source, kind, key, run_id);
 CREATE TABLE IF NOT EXISTS findings (
     run_id INTEGER NOT NULL REFERENCES runs(id),
     source TEXT NOT NULL,
@@ -99,6 +98,10 @@ class Store:
             if lock:
                 self._lock()
             self.db = sqlite3.connect(self.path)
+            # WAL: readers (status, validate) never block the run; NORMAL sync is durable with WAL
+            # except for the last transactions on power loss, which the next run records again.
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"The history store {self.path} cannot be used: {exc}.") from None
