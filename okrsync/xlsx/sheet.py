@@ -54,7 +54,8 @@ class Write:
 
 def clean_text(text: str) -> str:
     """Text safe for a cell: no control characters, within Excel's length limit."""
-    text = _CONTROL.sub("", text)
+    if not text.isprintable():  # the common case skips the regex
+        text = _CONTROL.sub("", text)
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
