@@ -8,6 +8,7 @@ preview beside them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -60,6 +61,7 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)  # owners without an address
 
 
+@functools.lru_cache(maxsize=1)  # one environment: templates compile once, not per message
 def _env() -> Environment:
     # HTML templates escape every value; the plain-text part must not.
     autoescape = select_autoescape(enabled_extensions=("html.j2",), default_for_string=False, default=False)

@@ -36,6 +36,10 @@ STATUS_COLOURS = {
 }
 
 
+# The fills okrsync itself sets: a cell showing one of them was coloured by okrsync.
+OWN_COLOURS = frozenset(STATUS_COLOURS.values())
+
+
 class Severity(str, enum.Enum):
     ERROR = "error"
     WARNING = "warning"

@@ -3,15 +3,12 @@ what the sheet shows now, after checking that no owned column holds someone else
 
 from __future__ import annotations
 
-from okrsync.domain import GREEN, RED, STATUS_COLOURS, Finding
+from okrsync.domain import GREEN, OWN_COLOURS, RED, Finding
 from okrsync.errors import SourceError
 from okrsync.evaluate import Evaluation
 from okrsync.sources import CellChange, Grid
 from okrsync.table import Table
 from okrsync.values import is_blank
-
-OWN_COLOURS = set(STATUS_COLOURS.values())
-
 
 def _check_text(findings: list[Finding] | None) -> str | None:
     if not findings:

@@ -37,15 +37,13 @@ def build_context(tables, today: dt.date, recorded: dict[tuple[str, str, str], t
                 for name in (o.objective_id, text_of(o.objective)):
                     if name:
                         context.objectives.add(normalise(name))
-            current = zip(table.items["key"], table.items["current_n"])
             kind = "key_result"
         else:
             for k in table.items.itertuples(index=False):
                 context.kpis.setdefault(normalise(k.team), []).append(
                     Kpiref(normalise(k.team), normalise(k.kpi), text_of(k.kpi), k.target_n))
-            current = zip(table.items["key"], table.items["current_n"])
             kind = "kpi"
-        for key, value in current:
+        for key, value in zip(table.items["key"], table.items["current_n"]):
             before = recorded.get((table.source, kind, key))
             if before is not None and value == value and before[0] == value:
                 context.since[(table.source, kind, key)] = before[1]

@@ -233,6 +233,7 @@ def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=N
 
 
 def _record(config, today, names, dry_run, store, progress, run_id, started) -> RunResult:
+    """The pass, then what a run records: each source, the digests that are due, the outcome."""
     results = _pass(config, today, names, store, write=True, dry_run=dry_run, progress=progress)
     if run_id is not None:
         for result in results:

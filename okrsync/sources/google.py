@@ -19,7 +19,7 @@ import time
 import requests
 
 from okrsync.config import GoogleConfig, SourceConfig
-from okrsync.domain import STATUS_COLOURS
+from okrsync.domain import OWN_COLOURS
 from okrsync.errors import SourceError
 from okrsync.ratelimit import RateLimiter, shared
 from okrsync.sources import CellChange, Grid
@@ -27,7 +27,6 @@ from okrsync.sources.google_client import account_of, client, load_credentials
 from okrsync.values import ErrorValue, normalise
 
 log = logging.getLogger("okrsync")
-OWN_COLOURS = set(STATUS_COLOURS.values())
 READ_FIELDS = ("spreadsheetId,properties.title,sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),"
                "merges,data(startRow,startColumn,rowData(values(effectiveValue,formattedValue,"
                "userEnteredValue/formulaValue,effectiveFormat(backgroundColor,numberFormat/type)))))")
