@@ -60,3 +60,30 @@ def test_an_edit_between_existing_cells_is_placed_in_column_order():
 def test_a_dtd_is_refused():
     with pytest.raises(WorkbookError, match="DTD"):
         SheetXml('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><worksheet><sheetData/></worksheet>', "T")
+
+
+def test_an_edit_left_of_an_empty_formatted_cell_goes_before_it():
+    rows = ('<row r="1"><c r="A1"><v>1</v></c><c r="Z1" s="2"/></row>'
+            '<row r="2"><c r="A2"><v>1</v></c><c s="2" r="Z2"/></row>')  # last cell with its reference second
+    xml = SheetXml(sheet(rows, prefix=""), "T")
+    xml.read([], set(), False)
+    out = xml.apply([Write(1, 2, 2.0, 0), Write(2, 2, 2.0, 0)])
+    assert '<row r="1"><c r="A1"><v>1</v></c><c r="B1"><v>2.0</v></c><c r="Z1" s="2"/></row>' in out
+    assert '<row r="2"><c r="A2"><v>1</v></c><c r="B2"><v>2.0</v></c><c s="2" r="Z2"/></row>' in out
+
+
+def test_every_value_shape_reads_as_its_value():
+    rows = ('<row r="1"><c r="A1" s="4"><v>45000</v></c><c r="B1" t="n"><v>7</v></c><c r="C1"><v></v></c>'
+            '<c r="D1" t="str"><f>A1&amp;"x"</f><v>45000x</v></c><c r="E1" t="b"><v>1</v></c>'
+            '<c r="F1" t="inlineStr"><is><t xml:space="preserve"> a &amp; b </t></is></c>'
+            '<c r="G1" s="3" t="s"><v>1</v></c><c r="H1" t="inlineStr"><is><t></t></is></c>'
+            '<c r="I1"><f>1+1</f><v>2</v></c><c r="J1" t="d"><v>2026-11-16T00:00:00</v></c></row>')
+    cells = SheetXml(sheet(rows, prefix=""), "T").read(["zero", "one"], {4}, False)
+    v = cells.values
+    assert v[(1, 1)].date().isoformat() == "2023-03-15"  # serial 45000 in a date format
+    assert v[(1, 2)] == 7.0 and v[(1, 3)] == ""  # an empty <v> is an empty cell value
+    assert v[(1, 4)] == "45000x" and (1, 4) in cells.formulas
+    assert v[(1, 5)] is True and v[(1, 6)] == " a & b " and v[(1, 7)] == "one" and v[(1, 8)] == ""
+    assert v[(1, 9)] == 2.0 and (1, 9) in cells.formulas and (1, 1) not in cells.formulas
+    assert v[(1, 10)].isoformat() == "2026-11-16T00:00:00"
+    assert cells.styles == {(1, 1): 4, (1, 7): 3}

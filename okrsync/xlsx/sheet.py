@@ -76,8 +76,8 @@ class SheetXml:
         self._v_re = re.compile(rf"<{p}v(?:\s[^>]*)?>(.*?)</{p}v>", re.S)
         self._t_one = re.compile(rf"<{p}t(?:\s[^>]*)?>(.*?)</{p}t>", re.S)
         self._t_re = re.compile(rf"<{p}t(?:\s[^>]*)?>(.*?)</{p}t>|<{p}rPh\b.*?</{p}rPh>", re.S)
+        self._f_tag, self._v_open, self._v_close = f"<{self.p}f", f"<{self.p}v>", f"</{self.p}v>"
         self._locate_data()
-        self.last_col: dict[int, int] = {}  # row → its rightmost cell's column, once read
         tail = text[self._data_end:]  # merged ranges follow the cell data
         self.merges = [range_boundaries(m) for m in re.findall(rf"<{p}mergeCell\s+ref=\"([A-Z0-9:]+)\"", tail)]
 
@@ -122,23 +122,26 @@ class SheetXml:
                 col += 1
             yield col, m, m.group(1)
 
-    def _all_cells(self) -> list[tuple[str, str, str, str, str, str]]:
-        """(column letters, row, style, type, other attributes, inner XML) of every cell.
+    def _all_cells(self) -> list[tuple[str, str, str, str, str, str, str, str]]:
+        """(column letters, row, style, type, other attributes, <v> text, <is><t> text, inner XML)
+        of every cell; the common shapes (a lone value, a lone inline string) come out of the
+        scan already taken apart, anything else as its inner XML.
 
         Nearly every writer puts a cell's reference first (``<c r="B7" ...>``); then one scan
         of the whole sheet finds every cell. Otherwise cells are found row by row.
         """
         body = self.text[self._data_start:self._data_end]
-        p = self.p
-        fast = re.compile(rf'<{re.escape(p)}c r="([A-Z]{{1,3}})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)'
-                          rf'(?:/>|>(.*?)</{re.escape(p)}c>)', re.S)
+        p = re.escape(self.p)
+        fast = re.compile(rf'<{p}c r="([A-Z]{{1,3}})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)'
+                          rf'(?:/>|>(?:<{p}v>([^<]+)</{p}v>|<{p}is><{p}t(?:\s[^>]*)?>([^<]+)</{p}t></{p}is>|(.*?))'
+                          rf'</{p}c>)', re.S)
         found = fast.findall(body)
-        if len(found) == body.count(f"<{p}c ") + body.count(f"<{p}c>"):
+        if len(found) == body.count(f"<{self.p}c ") + body.count(f"<{self.p}c>"):
             return found
         slow = []
         for row, _s, _e, _head, row_body in self.rows():
             for col, m, head in self._cells(row, row_body):
-                slow.append((get_column_letter(col), str(row), "", "", head, m.group(2) or ""))
+                slow.append((get_column_letter(col), str(row), "", "", head, "", "", m.group(2) or ""))
         return slow
 
     def read(self, shared: list[str], date_xfs: set[int], date1904: bool) -> Cells:
@@ -146,64 +149,67 @@ class SheetXml:
         values: dict[tuple[int, int], object] = {}
         styles: dict[tuple[int, int], int] = {}
         formulas: set[tuple[int, int]] = set()
-        last_col: dict[int, int] = {}
-        p, letters = self.p, _COLUMNS
-        f_tag, t_tag, v_re, t_re, t_one = f"<{p}f", f"<{p}t", self._v_re, self._t_re, self._t_one
-        v_open, v_close = f"<{p}v>", f"</{p}v>"
-        lo, lc = len(v_open), len(v_close)
-        for letter, row_text, style_text, kind, rest, inner in self._all_cells():
+        letters = _COLUMNS
+        for letter, row_text, style_text, kind, rest, v_text, is_text, inner in self._all_cells():
             col = letters.get(letter) or letters.setdefault(letter, column_index_from_string(letter))
-            row = int(row_text)
+            cell = (int(row_text), col)
             if rest and ("s=" in rest or "t=" in rest):  # attributes in another order
                 style_text, kind = _attr_s_t(rest, style_text, kind)
-            if col > last_col.get(row, 0):
-                last_col[row] = col
             style = int(style_text) if style_text else 0
-            formula = f_tag in inner
-            value: object = None
-            if kind == "inlineStr":
-                if inner.count(t_tag) != 1:  # rich text runs, phonetic hints
-                    value = "".join(_unescape(x) for x in t_re.findall(inner) if x)
-                else:
-                    single = t_one.search(inner)
-                    value = _unescape(single.group(1)) if single else ""
-            else:
-                if inner[:lo] == v_open and inner[-lc:] == v_close and "<" not in inner[lo:-lc]:
-                    raw = _unescape(inner[lo:-lc])  # the common <v>…</v> alone
-                else:
-                    v = v_re.search(inner) if inner else None
-                    raw = _unescape(v.group(1)) if v else None
-                if raw is None:
-                    value = None
-                elif not kind or kind == "n":
-                    try:
-                        value = float(raw)
-                    except ValueError:
-                        value = raw
-                    else:
-                        if style in date_xfs:
-                            value = _excel_date(value, epoch)
-                elif kind == "s":
-                    index = int(raw)
-                    value = shared[index] if 0 <= index < len(shared) else None
-                elif kind == "str":
-                    value = raw
-                elif kind == "b":
-                    value = raw.strip() in ("1", "true")
-                elif kind == "e":
-                    value = ErrorValue(raw)
-                elif kind == "d":
-                    value = _iso_date(raw)
-                else:
-                    value = raw
-            if value is not None:
-                values[(row, col)] = value
             if style:
-                styles[(row, col)] = style
-            if formula:
-                formulas.add((row, col))
-        self.last_col = last_col
+                styles[cell] = style
+            if v_text and not kind:  # the most common cell: a number
+                try:
+                    value: object = float(v_text)
+                except ValueError:
+                    value = _unescape(v_text)
+                else:
+                    if style in date_xfs:
+                        value = _excel_date(value, epoch)
+            elif v_text and kind == "s":
+                index = int(v_text)
+                value = shared[index] if 0 <= index < len(shared) else None
+            elif is_text and kind == "inlineStr":
+                value = _unescape(is_text)
+            else:
+                if v_text:
+                    inner = f"{self._v_open}{v_text}{self._v_close}"
+                elif is_text:
+                    inner = f"<{self.p}is><{self.p}t>{is_text}</{self.p}t></{self.p}is>"
+                value = self._value(kind, inner, style in date_xfs, epoch, shared)
+                if self._f_tag in inner:
+                    formulas.add(cell)
+            if value is not None:
+                values[cell] = value
         return Cells(values, styles, formulas)
+
+    def _value(self, kind: str, inner: str, is_date: bool, epoch, shared: list[str]) -> object:
+        """A cell's value from its inner XML (any shape: formulas, rich text, phonetic hints)."""
+        if kind == "inlineStr":
+            if inner.count(f"<{self.p}t") != 1:  # rich text runs, phonetic hints
+                return "".join(_unescape(x) for x in self._t_re.findall(inner) if x)
+            single = self._t_one.search(inner)
+            return _unescape(single.group(1)) if single else ""
+        v = self._v_re.search(inner) if inner else None
+        if v is None:
+            return None
+        raw = _unescape(v.group(1))
+        if not kind or kind == "n":
+            try:
+                number = float(raw)
+            except ValueError:
+                return raw
+            return _excel_date(number, epoch) if is_date else number
+        if kind == "s":
+            index = int(raw)
+            return shared[index] if 0 <= index < len(shared) else None
+        if kind == "b":
+            return raw.strip() in ("1", "true")
+        if kind == "e":
+            return ErrorValue(raw)
+        if kind == "d":
+            return _iso_date(raw)
+        return raw  # "str" (a formula's text result) and anything unknown
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -267,7 +273,7 @@ class SheetXml:
     def _row(self, number: int, head: str, body: str, edits: dict[int, Write]) -> str:
         p = self.p
         head = _widen_spans(head, max(edits))
-        if min(edits) > self.last_col.get(number, 0) and number in self.last_col or not body:
+        if not body or min(edits) > self._last_col(number, body):
             # Every edit lies right of the row's last cell: append, no need to look at the cells.
             cells = "".join(self._cell_xml(f"{get_column_letter(c)}{number}", edits[c]) for c in sorted(edits))
             return f"<{p}row{head}>{body}{cells}</{p}row>"
@@ -288,6 +294,15 @@ class SheetXml:
         out.append(body[cursor:])
         out.extend(self._cell_xml(f"{get_column_letter(c)}{number}", edits[c]) for c in pending)
         return f"<{p}row{head}>{''.join(out)}</{p}row>"
+
+    def _last_col(self, number: int, body: str) -> int:
+        """The column of a row's rightmost cell (cells are in column order)."""
+        start = body.rfind(f'<{self.p}c r="')
+        if start >= 0 and body.find(f"<{self.p}c", start + 1) < 0:  # the last cell starts with its reference
+            letters = _REF.match(body, start + len(self.p) + 6)
+            if letters:
+                return column_index_from_string(letters.group(1))
+        return max((col for col, _m, _head in self._cells(number, body)), default=0)
 
     def _insert_row(self, number: int, edits: dict[int, Write]) -> None:
         p = self.p
