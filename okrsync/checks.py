@@ -298,11 +298,11 @@ def _context_parts_okr(t: Table, rs: RuleSet, ctx: RuleContext) -> list[Part]:
         return None
 
     def not_a_kpi(df: pd.DataFrame) -> pd.Series:
-        out = pd.Series(True, index=df.index)
-        with_kpis = df[df["team"].map(normalise).isin(ctx.kpis.keys())]  # only these can restate one
-        for index, r in zip(with_kpis.index, with_kpis[["team", "key_result", "direction_n", "target_n"]].to_dict("records")):
-            out[index] = restates_kpi(r) is None
-        return out
+        columns = ("team", "key_result", "direction_n", "target_n")
+        passes = [normalise(values[0]) not in ctx.kpis  # only a team with KPIs can restate one
+                  or restates_kpi(dict(zip(columns, values))) is None
+                  for values in zip(*(df[c] for c in columns))]
+        return pd.Series(passes, index=df.index, dtype=bool)
 
     parts.append(Part(
         "kr-is-kpi", "items", "key_result", not_a_kpi,

@@ -103,7 +103,7 @@ def leaders_context(run, sources: list[str] | None, previous: dict | None) -> di
             objective_scores[f"{s.name}|{o.key}"] = o.score
             team = teams.setdefault(o.team, _team())
             team["objectives"].append({
-                "text": o.text, "score": o.score, "pct": round((o.score or 0) * 100), "status": o.status.value,
+                "text": o.text, "score": o.score, "pct": round((o.score or 0) * 100), "status": o.status.text,
                 "colour": o.status.colour,
                 "change": _delta(o.score, before.get("objectives", {}).get(f"{s.name}|{o.key}"))})
         rows_to_team = _row_teams(s)
@@ -127,9 +127,9 @@ def leaders_context(run, sources: list[str] | None, previous: dict | None) -> di
         **groups,
         "changes": {k: (v - before["groups"][k]) if "groups" in before else None for k, v in groups.items()},
         "teams": dict(sorted(teams.items())),
-        "attention": [{"text": kr.text, "owner": kr.owner, "status": kr.status.value, "colour": kr.status.colour,
+        "attention": [{"text": kr.text, "owner": kr.owner, "status": kr.status.text, "colour": kr.status.colour,
                        "score": kr.score} for kr in krs if kr.status in NOT_ON_TRACK],
-        "kpis": [{"name": k.name, "team": k.team, "owner": k.owner, "status": k.status.value, "colour": k.status.colour,
+        "kpis": [{"name": k.name, "team": k.team, "owner": k.owner, "status": k.status.text, "colour": k.status.colour,
                   "trend": k.trend} for s in picked for k in s.evaluation.kpis if k.status in KPI_BAD],
         "failed": [{"name": s.name, "error": s.error} for s in picked if not s.ok],
         "links": [{"name": s.name, "location": s.location} for s in picked],
@@ -193,10 +193,10 @@ def owners_contexts(run, sources: list[str] | None, people: dict[str, str]) -> t
                                                   "problems": [], "today": run.today})
             own = findings_by_cell.get((tab, row), [])
             if kind == "kr":
-                entry["key_results"].append({"text": item.text, "score": item.score, "status": item.status.value,
+                entry["key_results"].append({"text": item.text, "score": item.score, "status": item.status.text,
                                              "colour": item.status.colour})
             else:
-                entry["kpis"].append({"name": item.name, "status": item.status.value, "colour": item.status.colour,
+                entry["kpis"].append({"name": item.name, "status": item.status.text, "colour": item.status.colour,
                                       "trend": item.trend})
             name = item.text if kind == "kr" else item.name
             if item.status is Status.NEEDS_DATA or any(f.rule in STALE_RULES for f in own):

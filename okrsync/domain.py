@@ -18,6 +18,11 @@ class Status(str, enum.Enum):
     NEEDS_DATA = "Needs data"
 
     @property
+    def text(self) -> str:
+        """What the Status cell shows (``.value`` without enum's slow descriptor: read per item)."""
+        return self._value_
+
+    @property
     def colour(self) -> str:
         return STATUS_COLOURS[self]
 

@@ -36,7 +36,7 @@ def desired_cells(table: Table, evaluation: Evaluation, findings: list[Finding])
             rows_seen.add(kr.row)
             score = None if kr.score is None else round(kr.score, 2)
             cells.append(CellChange(tab, kr.row, owned["score"], score, two_decimals=True))
-            cells.append(CellChange(tab, kr.row, owned["status"], kr.status.value, kr.status.colour))
+            cells.append(CellChange(tab, kr.row, owned["status"], kr.status.text, kr.status.colour))
             objective = first_rows.get(kr.row)
             if objective is not None:
                 score = None if objective.score is None else round(objective.score, 2)
@@ -51,7 +51,7 @@ def desired_cells(table: Table, evaluation: Evaluation, findings: list[Finding])
                 cells.append(CellChange(tab, row, owned["check"], _check_text(by_row.get(row))))
     else:
         for kpi in evaluation.kpis:
-            cells.append(CellChange(tab, kpi.row, owned["status"], kpi.status.value, kpi.status.colour))
+            cells.append(CellChange(tab, kpi.row, owned["status"], kpi.status.text, kpi.status.colour))
             good = {"↑": kpi.direction != "lower", "↓": kpi.direction == "lower"}.get(kpi.trend)
             colour = None if good is None else GREEN if good else RED
             cells.append(CellChange(tab, kpi.row, owned["trend"], kpi.trend, colour))

@@ -98,10 +98,10 @@ def as_json(run, command: str) -> str:
             },
             "findings": [f.as_dict() for f in s.findings],
             "objectives": [{"row": o.first_row, "objective": o.text, "team": o.team, "score": o.score,
-                            "status": o.status.value} for o in s.evaluation.objectives],
+                            "status": o.status.text} for o in s.evaluation.objectives],
             "key_results": [{"row": k.row, "key_result": k.text, "owner": k.owner, "score": k.score,
-                             "status": k.status.value} for k in s.evaluation.key_results],
-            "kpis": [{"row": k.row, "kpi": k.name, "team": k.team, "status": k.status.value, "trend": k.trend}
+                             "status": k.status.text} for k in s.evaluation.key_results],
+            "kpis": [{"row": k.row, "kpi": k.name, "team": k.team, "status": k.status.text, "trend": k.trend}
                      for k in s.evaluation.kpis],
         }
         entry["timings_s"] = s.timings

@@ -157,12 +157,12 @@ class Store:
                 (run_id, result.name, int(result.ok), result.error, result.errors, result.warnings, result.written))
             rows = []
             for o in result.evaluation.objectives:
-                rows.append((run_id, result.name, "objective", o.key, o.text, o.team, o.owner, o.score, o.status.value, None, o.first_row))
+                rows.append((run_id, result.name, "objective", o.key, o.text, o.team, o.owner, o.score, o.status.text, None, o.first_row))
             for kr in result.evaluation.key_results:
                 rows.append((run_id, result.name, "key_result", kr.key, kr.text, None, kr.owner,
-                             kr.score, kr.status.value, kr.current, kr.row))
+                             kr.score, kr.status.text, kr.current, kr.row))
             for k in result.evaluation.kpis:
-                rows.append((run_id, result.name, "kpi", k.key, k.name, k.team, k.owner, None, k.status.value, k.current, k.row))
+                rows.append((run_id, result.name, "kpi", k.key, k.name, k.team, k.owner, None, k.status.text, k.current, k.row))
             self.db.executemany("INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             self.db.executemany(
                 "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?)",

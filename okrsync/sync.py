@@ -52,7 +52,7 @@ class SourceResult:
     def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
         for kr in self.evaluation.key_results:
-            counts[kr.status.value] += 1
+            counts[kr.status.text] += 1
         return counts
 
 
@@ -234,10 +234,11 @@ def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=N
 
 def _record(config, today, names, dry_run, store, progress, run_id, started) -> RunResult:
     """The pass, then what a run records: each source, the digests that are due, the outcome."""
-    results = _pass(config, today, names, store, write=True, dry_run=dry_run, progress=progress)
-    if run_id is not None:
-        for result in results:
-            store.record_source(run_id, result)
+    with _collector_paused():  # recording walks the same millions of objects the pass built
+        results = _pass(config, today, names, store, write=True, dry_run=dry_run, progress=progress)
+        if run_id is not None:
+            for result in results:
+                store.record_source(run_id, result)
     outcome = RunResult(today, results, run_id)
     if run_id is not None and config.digests:
         from okrsync.digest import send_due  # jinja2 is loaded only when digests are configured

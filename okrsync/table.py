@@ -129,59 +129,66 @@ def _header_map(kind: str, columns: dict[str, str]) -> dict[str, str]:
 
 
 def find_header(grid: Grid, kind: str, config: SourceConfig) -> tuple[int, dict[str, int], dict[str, str]] | None:
+    """The header row, canonical name → column, and header texts; None if no row qualifies."""
+    located = _locate_header(grid, kind, config)
+    return located[:3] if located else None
+
+
+def _locate_header(grid: Grid, kind: str, config: SourceConfig):
+    """find_header's answer and every value of the header row (one pass over the grid)."""
     mapping = _header_map(kind, config.columns)
-    top: dict[int, list[tuple[int, object]]] = {}
+    top: dict[int, dict[int, object]] = {}
     for (r, col), value in grid.values.items():
-        if r <= HEADER_SEARCH_ROWS and isinstance(value, str):
-            top.setdefault(r, []).append((col, value))
+        if r <= HEADER_SEARCH_ROWS:
+            top.setdefault(r, {})[col] = value
     for row in range(1, HEADER_SEARCH_ROWS + 1):
         found: dict[str, int] = {}
         texts: dict[str, str] = {}
-        for col, value in sorted(top.get(row, [])):
-            name = mapping.get(normalise(value))
+        for col, value in sorted(top.get(row, {}).items()):
+            name = mapping.get(normalise(value)) if isinstance(value, str) else None
             if name and name not in found:  # a duplicate header: the first one counts
                 found[name] = col
                 texts[name] = value.strip()
         if all(key in found for key in KEY_HEADERS[kind]):
-            return row, found, texts
+            return row, found, texts, top[row]
     return None
-
-
-def _header_row_values(grid: Grid, row: int) -> dict[int, object]:
-    return {c: v for (r, c), v in grid.values.items() if r == row}
 
 
 def _filled_merges(grid: Grid, header_row: int, columns: set[int]) -> dict[tuple[int, int], object]:
     """Values of vertically merged ranges below the header, copied into every cell they cover —
     only in the table's columns and down to its last row, however large a range claims to be."""
     filled = {}
-    last_row = grid.max_row
     for min_col, min_row, max_col, max_row in grid.merges:
         if min_row <= header_row or max_row == min_row:
             continue
         value = grid.value(min_row, min_col)
         for c in columns.intersection(range(min_col, max_col + 1)):
-            for r in range(min_row, min(max_row, last_row) + 1):
+            for r in range(min_row, min(max_row, grid.max_row) + 1):
                 filled[(r, c)] = value
     return filled
 
 
 def read_table(grid: Grid, kind: str, config: SourceConfig, context: ReadContext) -> Table:
-    located = find_header(grid, kind, config)
+    located = _locate_header(grid, kind, config)
     if located is None:
         keys = " and ".join(f'"{k.replace("_", " ").capitalize()}"' for k in KEY_HEADERS[kind])
         raise SourceError(
             f'{config.location}: tab {grid.tab} has no header row with {keys} in its first '
             f"{HEADER_SEARCH_ROWS} rows (map other header names in [sources.columns])."
         )
-    header_row, columns, headers = located
-    owned, new_owned = _owned_columns(grid, kind, header_row, config)
+    header_row, columns, headers, header_values = located
+    owned, new_owned = _owned_columns(header_values, kind, config)
     wanted = {col: name for name, col in columns.items()}
     merged = _filled_merges(grid, header_row, set(wanted))
     rows: dict[int, dict[str, object]] = {}
+    name_of = wanted.get
     for (r, c), value in grid.values.items():
-        if r > header_row and c in wanted:
-            rows.setdefault(r, {})[wanted[c]] = value
+        name = name_of(c)
+        if name is not None and r > header_row:
+            if r in rows:
+                rows[r][name] = value
+            else:
+                rows[r] = {name: value}
     for (r, c), value in merged.items():
         if value is not None:
             rows.setdefault(r, {})[wanted[c]] = value
@@ -194,8 +201,7 @@ def read_table(grid: Grid, kind: str, config: SourceConfig, context: ReadContext
     return table
 
 
-def _owned_columns(grid: Grid, kind: str, header_row: int, config: SourceConfig) -> tuple[dict[str, int], set[str]]:
-    header = _header_row_values(grid, header_row)
+def _owned_columns(header: dict[int, object], kind: str, config: SourceConfig) -> tuple[dict[str, int], set[str]]:
     by_name = {normalise(v): c for c, v in sorted(header.items(), reverse=True) if isinstance(v, str) and v.strip()}
     last = max((c for c, v in header.items() if not is_blank(v)), default=0)
     owned, new = {}, set()
@@ -269,7 +275,7 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
 
 def _frame(items: list[dict], columns: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
     """Cells stay the Python values the sheet gave (no type guessing); parsed numbers are floats."""
-    frame = pd.DataFrame({name: [item.get(name) for item in items] for name in columns}, dtype=object)
+    frame = pd.DataFrame(items, columns=columns, dtype=object)
     for name in numeric:
         frame[name] = frame[name].astype(float)
     frame["row"] = frame["row"].astype(int)
@@ -281,6 +287,8 @@ _KR_PARSED = ["type_n", "direction_n", "start_n", "target_n", "current_n", "done
 
 
 def _number(value: object, percent_kr: bool) -> float:
+    if type(value) is float and not percent_kr:  # a number cell, the common case
+        return value if math.isfinite(value) else math.nan
     number = parse_number(value)
     if number is None:
         return math.nan
@@ -294,7 +302,7 @@ def _parse_kr(item: dict, context: ReadContext) -> dict:
     type_text = "percent" if text_of(raw_type) == "%" else normalise(raw_type)
     if type_text:
         kr_type = KR_TYPES.get(type_text)  # None: unknown, reported by kr-measurable
-    elif all(is_blank(item.get(k)) for k in ("start", "target")) and parse_number(item.get("current")) is None \
+    elif is_blank(item.get("start")) and is_blank(item.get("target")) and parse_number(item.get("current")) is None \
             and not is_blank(item.get("current")) and parse_done(item.get("current")) is not None:
         kr_type = "milestone"  # "done" / "yes" with no numbers beside it
     else:

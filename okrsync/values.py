@@ -7,15 +7,14 @@ import functools
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class ErrorValue(str):
     """A cell showing a spreadsheet error such as ``#DIV/0!`` or ``#REF!``."""
 
 
-@dataclass(frozen=True)
-class Number:
+class Number(NamedTuple):  # a tuple: built for every numeric cell, so cheap to make
     value: float
     percent: bool  # typed with a % sign
 

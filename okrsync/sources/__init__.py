@@ -7,6 +7,7 @@ kind it talks to.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, Protocol
 
 from okrsync.config import GoogleConfig, SourceConfig
@@ -25,7 +26,7 @@ class Grid:
     def value(self, row: int, col: int) -> object:
         return self.values.get((row, col))
 
-    @property
+    @cached_property  # the values do not change once read
     def max_row(self) -> int:
         return max((r for r, _ in self.values), default=0)
 
