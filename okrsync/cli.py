@@ -53,10 +53,16 @@ def verbosity_options(f):
 @click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="okrsync")
 @verbosity_options
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """okrsync keeps OKRs and KPIs in spreadsheets: it reads the OKR and KPI tables,
     validates them against your rules, scores them, and writes scores, coloured
     statuses and messages back into okrsync's own columns."""
+    if ctx.invoked_subcommand != "worker":
+        # A one-shot command builds its objects once and then exits: the cyclic collector
+        # would only rescan them (tenths of a second on large workbooks). The worker lives on
+        # and keeps it.
+        gc.disable()
 
 
 def config_option(f):
@@ -300,6 +306,7 @@ def doctor(config_path, today) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every expected failure becomes one sentence and an exit code."""
     logs.setup()
+    collecting = gc.isenabled()
     try:
         cli.main(args=argv, prog_name="okrsync", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -319,4 +326,6 @@ def main(argv: list[str] | None = None) -> None:
         # The process ends here: spare the interpreter a last full garbage-collection pass
         # over everything the run built (a third of a second on large workbooks).
         gc.freeze()
+        if collecting:  # as it was, for a caller that goes on (tests call main in-process)
+            gc.enable()
     sys.exit(EXIT_OK)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from okrsync.domain import GREEN, OWN_COLOURS, RED, Finding
 from okrsync.errors import SourceError
+from okrsync.refs import column_letter
 from okrsync.evaluate import Evaluation
 from okrsync.sources import CellChange, Grid
 from okrsync.table import Table
@@ -91,9 +92,7 @@ def preflight(table: Table, grid: Grid, adopted: set[str], location: str) -> Non
         for row in rows:
             if not is_blank(grid.value(row, col)) or grid.formula(row, col):
                 header = table.owned_headers[key]
-                from openpyxl.utils.cell import get_column_letter
-
-                letter = get_column_letter(col)
+                letter = column_letter(col)
                 suggestion = f"{header} 2" if header.lower().startswith("okrsync") else f"okrsync {header.lower()}"
                 raise SourceError(
                     f'{location}: column "{header}" ({table.tab}!{letter}{table.header_row}) already holds data '
@@ -105,11 +104,9 @@ def preflight(table: Table, grid: Grid, adopted: set[str], location: str) -> Non
 
 def refuse_formulas(changes: list[CellChange], grid: Grid, location: str) -> None:
     """A formula in an owned cell is someone's work (and the calc chain points at it)."""
-    from openpyxl.utils.cell import get_column_letter
-
     for change in changes:
         if grid.formula(change.row, change.col):
             raise SourceError(
-                f"{location}: {change.tab}!{get_column_letter(change.col)}{change.row} in okrsync's column "
+                f"{location}: {change.tab}!{column_letter(change.col)}{change.row} in okrsync's column "
                 "holds a formula; okrsync will not overwrite formulas — clear that cell."
             )

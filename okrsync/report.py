@@ -8,9 +8,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from openpyxl.utils.cell import get_column_letter
-
 from okrsync.domain import Severity
+from okrsync.refs import column_letter
 
 
 
@@ -76,7 +75,7 @@ def changes_text(run) -> str:
         for c in s.changes:
             fill = f"  fill #{c.fill}" if c.fill else ""
             value = "(empty)" if c.value is None else repr(c.value) if isinstance(c.value, float) else c.value
-            lines.append(f"{s.name}  {c.tab}!{get_column_letter(c.col)}{c.row}  ← {value}{fill}")
+            lines.append(f"{s.name}  {c.tab}!{column_letter(c.col)}{c.row}  ← {value}{fill}")
     return "\n".join(lines) if lines else "nothing to write: every owned cell already shows the right value"
 
 

@@ -10,11 +10,11 @@ import math
 from dataclasses import dataclass, field
 
 import pandas as pd
-from openpyxl.utils.cell import get_column_letter
 
 from okrsync.config import KPI_FIELDS, OKR_FIELDS, SourceConfig
 from okrsync.cycles import CycleError, parse_cycle
 from okrsync.errors import SourceError
+from okrsync.refs import column_letter
 from okrsync.sources import Grid
 from okrsync.values import display, is_blank, text_of, normalise, parse_date, parse_done, parse_number
 
@@ -103,7 +103,7 @@ class Table:
     def cell(self, name: str, row: int) -> str:
         """The reference of a canonical column's cell in a sheet row, e.g. ``H7``."""
         col = self.columns.get(name)
-        return f"{get_column_letter(col)}{row}" if col else ""
+        return f"{column_letter(col)}{row}" if col else ""
 
     def label(self, name: str) -> str:
         return self.headers.get(name) or name.replace("_", " ").capitalize()

@@ -13,6 +13,7 @@ import pandera.pandas as pa
 
 from okrsync.checks import Part, parts_for
 from okrsync.domain import Finding, Severity
+from okrsync.refs import split_cell
 from okrsync.rule_context import RuleContext
 from okrsync.ruleset import CustomRule, RuleSet
 from okrsync.table import Table
@@ -50,7 +51,7 @@ def _schema(parts: list[tuple[int, Part]], custom: list[tuple[int, CustomRule]])
 def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[tuple[str, object]]:
     """(check name, or the custom column, failing row index) pairs, each once."""
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True, inplace=True)  # the frame is a fresh copy already
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         out = set()
@@ -132,10 +133,8 @@ def _custom_finding(table: Table, rule: CustomRule, row: pd.Series) -> Finding:
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
     """Sheet order: source, tab, row, column."""
-    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
-
     def key(f: Finding):
-        col = column_index_from_string(coordinate_from_string(f.cell)[0]) if f.cell else 0
+        col = split_cell(f.cell)[1] if f.cell else 0
         return (f.source, f.tab, f.row or 0, col, f.rule)
 
     return sorted(findings, key=key)

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 from html import unescape
 from xml.sax.saxutils import escape
 
-from openpyxl.utils.cell import column_index_from_string, get_column_letter, range_boundaries
-from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
-
 from okrsync.errors import WorkbookError
+from okrsync.refs import COLUMN_NUMBERS, column_letter, column_number, range_bounds
 from okrsync.values import ErrorValue
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
@@ -29,8 +27,8 @@ _T = re.compile(r"\bt\s*=\s*[\"'](\w+)")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MAX_TEXT = 32_767  # Excel's limit for one cell
 
-
-_COLUMNS: dict[str, int] = {}  # column letters → numbers, filled as met
+_EPOCH_1900 = dt.datetime(1899, 12, 30)  # serial 0 as Excel counts (see _excel_date)
+_EPOCH_1904 = dt.datetime(1904, 1, 1)
 
 
 @dataclass
@@ -79,7 +77,8 @@ class SheetXml:
         self._f_tag, self._v_open, self._v_close = f"<{self.p}f", f"<{self.p}v>", f"</{self.p}v>"
         self._locate_data()
         tail = text[self._data_end:]  # merged ranges follow the cell data
-        self.merges = [range_boundaries(m) for m in re.findall(rf"<{p}mergeCell\s+ref=\"([A-Z0-9:]+)\"", tail)]
+        merges = (range_bounds(m) for m in re.findall(rf"<{p}mergeCell\s+ref=\"([A-Z0-9:$]+)\"", tail))
+        self.merges = [m for m in merges if m]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -112,12 +111,10 @@ class SheetXml:
     def _cells(self, row: int, body: str):
         """(column, match, head) of each cell in a row's body."""
         col = 0
-        letters: dict[str, int] = _COLUMNS
         for m in self._cell_re.finditer(body):
             ref = _R.search(m.group(1))
             if ref:
-                letter = ref.group(1)
-                col = letters.get(letter) or letters.setdefault(letter, column_index_from_string(letter))
+                col = column_number(ref.group(1))
             else:
                 col += 1
             yield col, m, m.group(1)
@@ -141,17 +138,17 @@ class SheetXml:
         slow = []
         for row, _s, _e, _head, row_body in self.rows():
             for col, m, head in self._cells(row, row_body):
-                slow.append((get_column_letter(col), str(row), "", "", head, "", "", m.group(2) or ""))
+                slow.append((column_letter(col), str(row), "", "", head, "", "", m.group(2) or ""))
         return slow
 
     def read(self, shared: list[str], date_xfs: set[int], date1904: bool) -> Cells:
-        epoch = CALENDAR_MAC_1904 if date1904 else CALENDAR_WINDOWS_1900
+        epoch = _EPOCH_1904 if date1904 else _EPOCH_1900
         values: dict[tuple[int, int], object] = {}
         styles: dict[tuple[int, int], int] = {}
         formulas: set[tuple[int, int]] = set()
-        letters = _COLUMNS
+        letters = COLUMN_NUMBERS
         for letter, row_text, style_text, kind, rest, v_text, is_text, inner in self._all_cells():
-            col = letters.get(letter) or letters.setdefault(letter, column_index_from_string(letter))
+            col = letters.get(letter) or column_number(letter)
             cell = (int(row_text), col)
             if rest and ("s=" in rest or "t=" in rest):  # attributes in another order
                 style_text, kind = _attr_s_t(rest, style_text, kind)
@@ -275,7 +272,7 @@ class SheetXml:
         head = _widen_spans(head, max(edits))
         if not body or min(edits) > self._last_col(number, body):
             # Every edit lies right of the row's last cell: append, no need to look at the cells.
-            cells = "".join(self._cell_xml(f"{get_column_letter(c)}{number}", edits[c]) for c in sorted(edits))
+            cells = "".join(self._cell_xml(f"{column_letter(c)}{number}", edits[c]) for c in sorted(edits))
             return f"<{p}row{head}>{body}{cells}</{p}row>"
         out: list[str] = []
         cursor = 0
@@ -285,28 +282,28 @@ class SheetXml:
                 c = pending.pop(0)
                 out.append(body[cursor:m.start()])
                 cursor = m.start()
-                out.append(self._cell_xml(f"{get_column_letter(c)}{number}", edits[c]))
+                out.append(self._cell_xml(f"{column_letter(c)}{number}", edits[c]))
             if pending and pending[0] == col:
                 pending.pop(0)
                 out.append(body[cursor:m.start()])
-                out.append(self._cell_xml(f"{get_column_letter(col)}{number}", edits[col]))
+                out.append(self._cell_xml(f"{column_letter(col)}{number}", edits[col]))
                 cursor = m.end()
         out.append(body[cursor:])
-        out.extend(self._cell_xml(f"{get_column_letter(c)}{number}", edits[c]) for c in pending)
+        out.extend(self._cell_xml(f"{column_letter(c)}{number}", edits[c]) for c in pending)
         return f"<{p}row{head}>{''.join(out)}</{p}row>"
 
     def _last_col(self, number: int, body: str) -> int:
         """The column of a row's rightmost cell (cells are in column order)."""
         start = body.rfind(f'<{self.p}c r="')
         if start >= 0 and body.find(f"<{self.p}c", start + 1) < 0:  # the last cell starts with its reference
-            letters = _REF.match(body, start + len(self.p) + 6)
-            if letters:
-                return column_index_from_string(letters.group(1))
+            ref = _REF.match(body, start + len(self.p) + 6)
+            if ref:
+                return column_number(ref.group(1))
         return max((col for col, _m, _head in self._cells(number, body)), default=0)
 
     def _insert_row(self, number: int, edits: dict[int, Write]) -> None:
         p = self.p
-        cells = "".join(self._cell_xml(f"{get_column_letter(c)}{number}", edits[c]) for c in sorted(edits))
+        cells = "".join(self._cell_xml(f"{column_letter(c)}{number}", edits[c]) for c in sorted(edits))
         new_row = f'<{p}row r="{number}">{cells}</{p}row>'
         self._locate_data()
         if self._data_empty:
@@ -327,14 +324,16 @@ class SheetXml:
         if not m or not max_col:
             return text
         last_col = m.group(2) or _REF.fullmatch(m.group(1)).group(1)
-        if column_index_from_string(last_col) >= max_col:
+        if column_number(last_col) >= max_col:
             return text
         last_row = m.group(3) or _REF.fullmatch(m.group(1)).group(2)
-        ref = f"{m.group(1)}:{get_column_letter(max_col)}{last_row}"
+        ref = f"{m.group(1)}:{column_letter(max_col)}{last_row}"
         return text[: m.start(1)] + ref + text[m.end(1) if not m.group(2) else m.end(3):]
 
 
 def _widen_spans(head: str, max_col: int) -> str:
+    if "spans" not in head:  # many writers leave spans out
+        return head
     m = re.search(r'\sspans="(\d+):(\d+)"', head)
     if m and int(m.group(2)) < max_col:
         return head[: m.start()] + f' spans="{m.group(1)}:{max_col}"' + head[m.end():]
@@ -350,9 +349,16 @@ def _unescape(text: str) -> str:
     return unescape(text) if "&" in text else text
 
 
-def _excel_date(value: float, epoch) -> object:
+def _excel_date(value: float, epoch: dt.datetime) -> object:
+    """A date serial as a datetime (a time of day below 1), as openpyxl's from_excel reads it."""
+    day, fraction = divmod(value, 1)
     try:
-        return from_excel(value, epoch)
+        diff = dt.timedelta(milliseconds=round(fraction * 86_400_000))
+        if 0 <= value < 1 and diff.days == 0:
+            return (dt.datetime.min + diff).time()
+        if 0 < value < 60 and epoch is _EPOCH_1900:
+            day += 1  # Excel counts a 29 February 1900 that never was: serials before it are a day off
+        return epoch + dt.timedelta(days=day) + diff
     except (ValueError, OverflowError):
         return value
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import re
 from xml.sax.saxutils import quoteattr
 
-from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-
 from okrsync.xlsx.package import NS_MAIN
 
 _N = f"{{{NS_MAIN}}}"
-# Locale date formats Excel stores by id only (Chinese/Japanese/Korean built-ins).
-_CJK_DATE_IDS = set(range(27, 37)) | set(range(50, 59))
+# The built-in number formats that show dates or times (ECMA-376 §18.8.30: 14-22 and 45-47,
+# and the Chinese/Japanese/Korean locale dates Excel stores by id only).
+BUILTIN_DATE_IDS = frozenset(range(14, 23)) | frozenset(range(45, 48)) | frozenset(range(27, 37)) | frozenset(range(50, 59))
 SCORE_FORMAT_ID = 2  # built-in "0.00"
 
 NO_FILL = ""  # a derived format with no fill of okrsync's
@@ -67,8 +66,13 @@ class Styles:
         xfs = root.find(f"{_N}cellXfs")
         for index, xf in enumerate(xfs if xfs is not None else []):
             fmt = int(xf.get("numFmtId", "0"))
-            code = custom.get(fmt, BUILTIN_FORMATS.get(fmt, ""))
-            if fmt in _CJK_DATE_IDS or (code and is_date_format(code)):
+            if fmt in custom and custom[fmt]:
+                from openpyxl.styles.numbers import is_date_format  # loaded only for custom formats
+
+                is_date = is_date_format(custom[fmt])
+            else:
+                is_date = fmt in BUILTIN_DATE_IDS
+            if is_date:
                 self.date_xfs.add(index)
             self.xf_fill.append(int(xf.get("fillId", "0")))
 
