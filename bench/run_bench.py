@@ -9,7 +9,10 @@ Validation: `okrsync run` on 100,000 key-result rows; the seconds spent in valid
 compiled into Pandera schemas, run lazily) and their share of the whole run, from the step
 timings `okrsync run --json` reports, against the run's wall time.
 
-Run: make bench   (or: python bench/run_bench.py [--only writer|validation] [--krs N] [--kpis N])
+Both run in the interpreter --python names (default: this one); `make bench` gives it a
+virtualenv with okrsync's runtime dependencies only, as users install it.
+
+Run: make bench   (or: python bench/run_bench.py [--python PY] [--only writer|validation] [--krs N] [--kpis N])
 """
 
 from __future__ import annotations
@@ -57,14 +60,14 @@ def generate(path: Path, krs: int, kpis: int) -> None:
     wb.close()
 
 
-def measure(body: str) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", MEASURE.format(body=body)],
+def measure(python: str, body: str) -> tuple[float, float]:
+    out = subprocess.run([python, "-c", MEASURE.format(body=body)],
                          capture_output=True, text=True, check=True)
     seconds, rss_kib = out.stdout.strip().splitlines()[-1].split()
     return float(seconds), int(rss_kib) / 1024
 
 
-def writer_bench(krs: int, kpis: int, rounds: int) -> dict:
+def writer_bench(python: str, krs: int, kpis: int, rounds: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="okrsync-bench-"))
     original = folder / "original.xlsx"
     generate(original, krs, kpis)
@@ -79,9 +82,9 @@ def writer_bench(krs: int, kpis: int, rounds: int) -> dict:
         shutil.copyfile(original, book)
         for leftover in folder.glob("okrsync.db*"):
             leftover.unlink()
-        samples["baseline"].append(measure(baseline_body))
-        samples["first"].append(measure(run_body))
-        samples["second"].append(measure(run_body))
+        samples["baseline"].append(measure(python, baseline_body))
+        samples["first"].append(measure(python, run_body))
+        samples["second"].append(measure(python, run_body))
     shutil.rmtree(folder)
     med = {k: (statistics.median(t for t, _ in v), max(m for _, m in v)) for k, v in samples.items()}
     ratios = {k: statistics.median(s[0] / b[0] for s, b in zip(samples[k], samples["baseline"])) for k in ("first", "second")}
@@ -91,16 +94,18 @@ def writer_bench(krs: int, kpis: int, rounds: int) -> dict:
         "first_run_s": round(med["first"][0], 2), "first_run_peak_mib": round(med["first"][1]),
         "second_run_s": round(med["second"][0], 2), "second_run_peak_mib": round(med["second"][1]),
         "first_run_ratio": round(ratios["first"], 2), "second_run_ratio": round(ratios["second"], 2),
+        "first_run_ratios": [round(s[0] / b[0], 2) for s, b in zip(samples["first"], samples["baseline"])],
+        "second_run_ratios": [round(s[0] / b[0], 2) for s, b in zip(samples["second"], samples["baseline"])],
     }
 
 
-def validation_bench(krs: int) -> dict:
+def validation_bench(python: str, krs: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="okrsync-bench-"))
     generate(folder / "big.xlsx", krs, 0)
     (folder / "okrsync.toml").write_text(
         'timezone = "UTC"\ncycle = "2026-Q4"\n[[sources]]\nname = "big"\nexcel = "big.xlsx"\nbackups = 0\n')
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "okrsync", "-q", "run", "-c", str(folder / "okrsync.toml"),
+    out = subprocess.run([python, "-m", "okrsync", "-q", "run", "-c", str(folder / "okrsync.toml"),
                           "--today", "2026-11-16", "--json"], capture_output=True, text=True, check=True)
     wall = time.perf_counter() - started
     shutil.rmtree(folder)
@@ -117,7 +122,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--krs", type=int, default=20_000)
     parser.add_argument("--kpis", type=int, default=2_000)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; medians are reported")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved repetitions; medians are reported")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter okrsync and openpyxl run in")
     parser.add_argument("--validation-rows", type=int, default=100_000)
     parser.add_argument("--only", choices=("writer", "validation"))
     args = parser.parse_args()
@@ -126,8 +132,9 @@ def main() -> None:
     latest = out / "latest.json"
     result = json.loads(latest.read_text()) if latest.exists() else {}
     result["machine"] = f"{platform.machine()}, Python {platform.python_version()}"
+    result["python"] = args.python
     if args.only != "writer":
-        v = result["validation"] = validation_bench(args.validation_rows)
+        v = result["validation"] = validation_bench(args.python, args.validation_rows)
         print(f"validation of {v['key_results']:,} key results: {v['validate_s']:.2f} s "
               f"({v['rows_per_s']:,} rows/s) = {v['validate_share']:.0%} of the whole run ({v['run_s']:.2f} s)")
         print("  steps: " + ", ".join(f"{k} {t:.2f} s" for k, t in v["steps_s"].items()))
@@ -135,7 +142,7 @@ def main() -> None:
         latest.write_text(json.dumps(result, indent=2))
         print(f"written to {latest}")
         return
-    result["writer"] = writer_bench(args.krs, args.kpis, args.rounds)
+    result["writer"] = writer_bench(args.python, args.krs, args.kpis, args.rounds)
     w = result["writer"]
     print(f"okrsync run on {w['key_results']:,} key results and {w['kpis']:,} KPIs, "
           f"median of {w['rounds']} interleaved rounds:")
@@ -144,6 +151,7 @@ def main() -> None:
           f"peak {w['first_run_peak_mib']} MiB")
     print(f"  second run (nothing to write):       {w['second_run_s']:.2f} s = {w['second_run_ratio']:.2f} x baseline, "
           f"peak {w['second_run_peak_mib']} MiB")
+    print(f"  ratio in each round: first {w['first_run_ratios']}, second {w['second_run_ratios']}")
     latest.write_text(json.dumps(result, indent=2))
     print(f"written to {latest}")
 

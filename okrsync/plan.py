@@ -85,11 +85,10 @@ def preflight(table: Table, grid: Grid, adopted: set[str], location: str) -> Non
 
     ``adopted``: owned keys whose columns okrsync created or took over on an earlier run.
     """
-    rows = [r for r in range(table.header_row + 1, grid.max_row + 1)]
     for key, col in table.owned.items():
         if key in table.new_owned or key in adopted:
             continue
-        for row in rows:
+        for row in range(table.header_row + 1, grid.max_row + 1):
             if not is_blank(grid.value(row, col)) or grid.formula(row, col):
                 header = table.owned_headers[key]
                 letter = column_letter(col)
