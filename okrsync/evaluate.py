@@ -39,7 +39,7 @@ def evaluate_okrs(table: Table, findings: list[Finding], ruleset: RuleSet, today
     blocked = _blocked_rows(findings, BLOCKING_RULES)
     result = Evaluation()
     objectives: dict[str, Objective] = {}
-    for o in table.objectives.to_dict("records"):
+    for o in table.objective_records:
         try:
             cycle = parse_cycle(o["cycle"] or default_cycle, today, fiscal_year_start)
         except CycleError:

@@ -99,6 +99,7 @@ class Table:
     items: pd.DataFrame  # one row per key result / KPI, for validation
     objectives: pd.DataFrame = field(default_factory=pd.DataFrame)  # OKR tables only
     records: list[dict] = field(default_factory=list)  # the same items as dicts, for scoring
+    objective_records: list[dict] = field(default_factory=list)  # the same objectives as dicts
 
     def cell(self, name: str, row: int) -> str:
         """The reference of a canonical column's cell in a sheet row, e.g. ``H7``."""
@@ -195,7 +196,7 @@ def read_table(grid: Grid, kind: str, config: SourceConfig, context: ReadContext
     table = Table(kind, config.name, grid.tab, header_row, columns, headers, owned, new_owned,
                   {k: config.owned_columns[k] for k in OWNED[kind]}, pd.DataFrame())
     if kind == "okr":
-        table.records, table.items, table.objectives = _okr_items(rows, config, context)
+        table.records, table.items, table.objective_records, table.objectives = _okr_items(rows, config, context)
     else:
         table.records, table.items = _kpi_items(rows, config)
     return table
@@ -264,13 +265,14 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
         items.append(_parse_kr(item, context))
     columns = ["row", "cycle_row", "key", "objective_key", "objective_row", *OKR_FIELDS, "owner_inherited", *_KR_PARSED]
     frame = _frame(items, columns, ("start_n", "target_n", "current_n", "weight_n", "confidence_n"))
+    objective_records = list(objectives.values())
     objective_frame = _frame(
-        list(objectives.values()),
+        objective_records,
         ["key", "row", "objective", "team", "cycle", "objective_id", "objective_owner", "parent", "level", "kr_count"],
         (),
     )
     objective_frame["kr_count"] = objective_frame["kr_count"].astype(int)
-    return items, frame, objective_frame
+    return items, frame, objective_records, objective_frame
 
 
 def _frame(items: list[dict], columns: list[str], numeric: tuple[str, ...]) -> pd.DataFrame:
