@@ -1,6 +1,7 @@
 """The command line as a user meets it: init, validate, run, exit codes, --json, --dry-run."""
 
 import email
+import gc
 import json
 import subprocess
 import sys
@@ -19,6 +20,25 @@ def test_help_is_fast_and_does_not_import_pandas():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "validate" in out.stdout and "Exit codes:" in out.stdout
+
+
+def test_one_shot_commands_leave_the_cyclic_collector_off_and_the_worker_keeps_it():
+    from click.testing import CliRunner
+
+    from okrsync.cli import cli
+
+    runner = CliRunner()
+    try:
+        gc.enable()
+        assert runner.invoke(cli, ["rules"]).exit_code == 0
+        assert not gc.isenabled()  # a one-shot command: nothing to gain from rescanning what it built
+        gc.enable()
+        assert runner.invoke(cli, ["worker", "--help"]).exit_code == 0
+        assert gc.isenabled()  # the worker lives on and keeps it
+        assert okrsync("rules").exit_code == 0
+        assert gc.isenabled()  # main() puts it back as it was for a caller that goes on
+    finally:
+        gc.enable()
 
 
 def test_every_command_explains_itself():
