@@ -61,7 +61,7 @@ def desired_cells(table: Table, evaluation: Evaluation, findings: list[Finding])
 
 
 def _shows(grid: Grid, change: CellChange) -> bool:
-    shown = grid.values.get((change.row, change.col))
+    shown = grid.value(change.row, change.col)
     wanted = change.value
     if wanted is None:
         if not is_blank(shown):

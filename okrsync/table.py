@@ -136,22 +136,19 @@ def find_header(grid: Grid, kind: str, config: SourceConfig) -> tuple[int, dict[
 
 
 def _locate_header(grid: Grid, kind: str, config: SourceConfig):
-    """find_header's answer and every value of the header row (one pass over the grid)."""
+    """find_header's answer and every value of the header row."""
     mapping = _header_map(kind, config.columns)
-    top: dict[int, dict[int, object]] = {}
-    for (r, col), value in grid.values.items():
-        if r <= HEADER_SEARCH_ROWS:
-            top.setdefault(r, {})[col] = value
     for row in range(1, HEADER_SEARCH_ROWS + 1):
         found: dict[str, int] = {}
         texts: dict[str, str] = {}
-        for col, value in sorted(top.get(row, {}).items()):
+        cells = grid.rows.get(row, {})
+        for col, value in sorted(cells.items()):
             name = mapping.get(normalise(value)) if isinstance(value, str) else None
             if name and name not in found:  # a duplicate header: the first one counts
                 found[name] = col
                 texts[name] = value.strip()
         if all(key in found for key in KEY_HEADERS[kind]):
-            return row, found, texts, top[row]
+            return row, found, texts, cells
     return None
 
 
@@ -182,14 +179,11 @@ def read_table(grid: Grid, kind: str, config: SourceConfig, context: ReadContext
     wanted = {col: name for name, col in columns.items()}
     merged = _filled_merges(grid, header_row, set(wanted))
     rows: dict[int, dict[str, object]] = {}
-    name_of = wanted.get
-    for (r, c), value in grid.values.items():
-        name = name_of(c)
-        if name is not None and r > header_row:
-            if r in rows:
-                rows[r][name] = value
-            else:
-                rows[r] = {name: value}
+    for r, cells in grid.rows.items():
+        if r > header_row:
+            named = {wanted[c]: value for c, value in cells.items() if c in wanted}
+            if named:
+                rows[r] = named
     for (r, c), value in merged.items():
         if value is not None:
             rows.setdefault(r, {})[wanted[c]] = value

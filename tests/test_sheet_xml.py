@@ -28,9 +28,9 @@ ROWS = ('<x:row spans="1:2" r="1"><x:c t="s" r="A1"><x:v>0</x:v></x:c><x:c s="3"
 def test_reading_other_writers_shapes():
     xml = SheetXml(sheet(ROWS), "OKRs")
     cells = xml.read(["Objective"], set(), False)
-    assert cells.values[(1, 1)] == "Objective" and cells.values[(1, 2)] == "Key result"
-    assert isinstance(cells.values[(2, 1)], ErrorValue) and (2, 1) in cells.formulas
-    assert cells.values[(2, 2)] == 2.5 and cells.styles[(1, 2)] == 3
+    assert cells.rows[1] == {1: "Objective", 2: "Key result"}
+    assert isinstance(cells.rows[2][1], ErrorValue) and (2, 1) in cells.formulas
+    assert cells.rows[2][2] == 2.5 and cells.styles[(1, 2)] == 3 and 3 not in cells.rows  # <row r="3"/> holds nothing
     assert xml.merges == [(1, 2, 1, 3)]
 
 
@@ -79,7 +79,7 @@ def test_every_value_shape_reads_as_its_value():
             '<c r="G1" s="3" t="s"><v>1</v></c><c r="H1" t="inlineStr"><is><t></t></is></c>'
             '<c r="I1"><f>1+1</f><v>2</v></c><c r="J1" t="d"><v>2026-11-16T00:00:00</v></c></row>')
     cells = SheetXml(sheet(rows, prefix=""), "T").read(["zero", "one"], {4}, False)
-    v = cells.values
+    v = {(1, c): value for c, value in cells.rows[1].items()}
     assert v[(1, 1)].date().isoformat() == "2023-03-15"  # serial 45000 in a date format
     assert v[(1, 2)] == 7.0 and v[(1, 3)] == ""  # an empty <v> is an empty cell value
     assert v[(1, 4)] == "45000x" and (1, 4) in cells.formulas

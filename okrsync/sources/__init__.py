@@ -15,20 +15,22 @@ from okrsync.config import GoogleConfig, SourceConfig
 
 @dataclass
 class Grid:
-    """One tab as the sheet shows it: values by (row, column), 1-based, and merged ranges."""
+    """One tab as the sheet shows it: its rows of values by column, 1-based (only cells that
+    hold a value), and merged ranges."""
 
     tab: str
-    values: dict[tuple[int, int], object]
+    rows: dict[int, dict[int, object]]
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # min_col, min_row, max_col, max_row
     fill: Callable[[int, int], str | None] = lambda row, col: None  # RRGGBB of a cell's fill
     formula: Callable[[int, int], bool] = lambda row, col: False
 
     def value(self, row: int, col: int) -> object:
-        return self.values.get((row, col))
+        cells = self.rows.get(row)
+        return cells.get(col) if cells else None
 
     @cached_property  # the values do not change once read
     def max_row(self) -> int:
-        return max((r for r, _ in self.values), default=0)
+        return max(self.rows, default=0)
 
 
 @dataclass(slots=True)

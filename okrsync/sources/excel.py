@@ -38,7 +38,7 @@ class ExcelSource:
             self._cells[tab] = cells
             grids[tab] = Grid(
                 tab=tab,
-                values=cells.values,
+                rows=cells.rows,
                 merges=merges,
                 fill=lambda r, c, styles=cells.styles: styles_of.fill_of(styles[(r, c)]) if (r, c) in styles else None,
                 formula=lambda r, c, formulas=cells.formulas: (r, c) in formulas,

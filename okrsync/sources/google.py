@@ -143,7 +143,7 @@ class GoogleSource:
         props = sheet["properties"]
         tab = props["title"]
         self.sheets[tab] = props
-        values: dict[tuple[int, int], object] = {}
+        rows: dict[int, dict[int, object]] = {}
         formulas: set[tuple[int, int]] = set()
         for block in sheet.get("data", []):
             r0, c0 = block.get("startRow", 0), block.get("startColumn", 0)
@@ -152,7 +152,7 @@ class GoogleSource:
                     key = (r0 + i + 1, c0 + j + 1)
                     value = self._value(cell)
                     if value is not None:
-                        values[key] = value
+                        rows.setdefault(key[0], {})[key[1]] = value
                     if "formulaValue" in cell.get("userEnteredValue", {}):
                         formulas.add(key)
                     fill = _hex(cell.get("effectiveFormat", {}).get("backgroundColor"))
@@ -160,7 +160,7 @@ class GoogleSource:
                         self.fills[(tab, *key)] = fill
         merges = [(m.get("startColumnIndex", 0) + 1, m.get("startRowIndex", 0) + 1, m.get("endColumnIndex", 1),
                    m.get("endRowIndex", 1)) for m in sheet.get("merges", [])]
-        return Grid(tab, values, merges, fill=lambda r, c, tab=tab: self.fills.get((tab, r, c)),
+        return Grid(tab, rows, merges, fill=lambda r, c, tab=tab: self.fills.get((tab, r, c)),
                     formula=lambda r, c, formulas=formulas: (r, c) in formulas)
 
     @staticmethod
@@ -231,7 +231,7 @@ def lay_out(source: GoogleSource) -> list[str]:
         if tab in existing:
             continue
         cells, _ = template.read("OKRs" if tab == source.config.okr_tab else "KPIs")
-        headers = [cells.values[(1, c)] for c in range(1, 1 + max(c for r, c in cells.values if r == 1))]
+        headers = [cells.rows[1][c] for c in range(1, 1 + max(cells.rows[1]))]
         sheet_id = abs(hash(tab)) % 2_000_000_000 + 1
         requests_.append({"addSheet": {"properties": {"sheetId": sheet_id, "title": tab,
                                                       "gridProperties": {"rowCount": 500, "columnCount": 26,

@@ -33,9 +33,10 @@ _EPOCH_1904 = dt.datetime(1904, 1, 1)
 
 @dataclass
 class Cells:
-    """A worksheet's cells by (row, column): values, cell format indexes, formula cells."""
+    """A worksheet's cells: values by row and column (only cells that hold one), cell format
+    indexes and formula cells by (row, column)."""
 
-    values: dict[tuple[int, int], object]
+    rows: dict[int, dict[int, object]]
     styles: dict[tuple[int, int], int]
     formulas: set[tuple[int, int]]
 
@@ -143,18 +144,20 @@ class SheetXml:
 
     def read(self, shared: list[str], date_xfs: set[int], date1904: bool) -> Cells:
         epoch = _EPOCH_1904 if date1904 else _EPOCH_1900
-        values: dict[tuple[int, int], object] = {}
+        rows: dict[int, dict[int, object]] = {}
         styles: dict[tuple[int, int], int] = {}
         formulas: set[tuple[int, int]] = set()
         letters = COLUMN_NUMBERS
+        row_text_now, row, values = "", 0, None  # the row being read (cells come row by row)
         for letter, row_text, style_text, kind, rest, v_text, is_text, inner in self._all_cells():
             col = letters.get(letter) or column_number(letter)
-            cell = (int(row_text), col)
+            if row_text != row_text_now:
+                row_text_now, row, values = row_text, int(row_text), None
             if rest and ("s=" in rest or "t=" in rest):  # attributes in another order
                 style_text, kind = _attr_s_t(rest, style_text, kind)
             style = int(style_text) if style_text else 0
             if style:
-                styles[cell] = style
+                styles[(row, col)] = style
             if v_text and not kind:  # the most common cell: a number
                 try:
                     value: object = float(v_text)
@@ -175,10 +178,12 @@ class SheetXml:
                     inner = f"<{self.p}is><{self.p}t>{is_text}</{self.p}t></{self.p}is>"
                 value = self._value(kind, inner, style in date_xfs, epoch, shared)
                 if self._f_tag in inner:
-                    formulas.add(cell)
+                    formulas.add((row, col))
             if value is not None:
-                values[cell] = value
-        return Cells(values, styles, formulas)
+                if values is None:
+                    values = rows.setdefault(row, {})
+                values[col] = value
+        return Cells(rows, styles, formulas)
 
     def _value(self, kind: str, inner: str, is_date: bool, epoch, shared: list[str]) -> object:
         """A cell's value from its inner XML (any shape: formulas, rich text, phonetic hints)."""
