@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 from okrsync.config import GoogleConfig, SourceConfig
 
@@ -33,8 +33,7 @@ class Grid:
         return max(self.rows, default=0)
 
 
-@dataclass(slots=True)
-class CellChange:
+class CellChange(NamedTuple):  # a tuple: one is made for every owned cell
     """An owned cell to write: its value (None = empty), fill (RRGGBB, or None for none of
     okrsync's), whether it is a two-decimal number, and which cell's look a new header takes."""
 

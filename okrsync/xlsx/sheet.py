@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from html import unescape
 from xml.sax.saxutils import escape
 
@@ -41,8 +42,7 @@ class Cells:
     formulas: set[tuple[int, int]]
 
 
-@dataclass(slots=True)
-class Write:
+class Write(NamedTuple):  # a tuple: one is made for every owned cell written
     """One owned cell as it should read: value (None = empty), cell format index."""
 
     row: int
