@@ -12,7 +12,6 @@ from okrsync.domain import Severity
 from okrsync.refs import column_letter
 
 
-
 def findings_text(run) -> str:
     lines: list[str] = []
     for source in run.sources:

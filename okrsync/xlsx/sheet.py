@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import NamedTuple
 from html import unescape
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 from okrsync.errors import WorkbookError

@@ -12,7 +12,7 @@ from okrsync.xlsx.package import NS_MAIN
 _N = f"{{{NS_MAIN}}}"
 # The built-in number formats that show dates or times (ECMA-376 §18.8.30: 14-22 and 45-47,
 # and the Chinese/Japanese/Korean locale dates Excel stores by id only).
-BUILTIN_DATE_IDS = frozenset(range(14, 23)) | frozenset(range(45, 48)) | frozenset(range(27, 37)) | frozenset(range(50, 59))
+BUILTIN_DATE_IDS = frozenset([*range(14, 23), *range(45, 48), *range(27, 37), *range(50, 59)])
 SCORE_FORMAT_ID = 2  # built-in "0.00"
 
 NO_FILL = ""  # a derived format with no fill of okrsync's
