@@ -105,7 +105,7 @@ class Cycle:
         return (self.end - self.start).days + 1
 
 
-@dataclass
+@dataclass(slots=True)
 class KeyResult:
     row: int  # sheet row
     objective_key: str
@@ -137,7 +137,7 @@ class KeyResult:
         return self.cycle.end if self.cycle else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Objective:
     key: str
     text: str
@@ -150,7 +150,7 @@ class Objective:
     status: Status = Status.NEEDS_DATA
 
 
-@dataclass
+@dataclass(slots=True)
 class Kpi:
     row: int
     key: str
