@@ -87,3 +87,21 @@ def test_every_value_shape_reads_as_its_value():
     assert v[(1, 9)] == 2.0 and (1, 9) in cells.formulas and (1, 1) not in cells.formulas
     assert v[(1, 10)].isoformat() == "2026-11-16T00:00:00"
     assert cells.styles == {(1, 1): 4, (1, 7): 3}
+
+
+def test_a_sheet_read_in_stretches_reads_as_a_whole(monkeypatch):
+    from okrsync.xlsx import sheet as sheet_module
+
+    rows = ('<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c><c r="B1"><v>1</v></c></row>'
+            '<row r="2"><c t="inlineStr"><is><t>no reference</t></is></c><c><v>2</v></c></row>'  # found row by row
+            '<row><c><v>3</v></c></row>'  # no row number either: the one after row 2
+            '<row r="7"><c r="C7" s="2"><f>1+1</f><v>2</v></c></row>')
+    text = sheet(rows, prefix="")
+    whole = SheetXml(text, "T").read([], set(), False)
+    monkeypatch.setattr(sheet_module, "STRETCH", 10)  # a stretch per row
+    stretched = SheetXml(text, "T")
+    assert len(list(stretched._stretches())) == 4
+    cells = stretched.read([], set(), False)
+    assert cells == whole
+    assert cells.rows == {1: {1: "a", 2: 1.0}, 2: {1: "no reference", 2: 2.0}, 3: {1: 3.0}, 7: {3: 2.0}}
+    assert cells.formulas == {(7, 3)} and cells.styles == {(7, 3): 2}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from itertools import chain
 from dataclasses import dataclass
 from html import unescape
 from typing import NamedTuple
@@ -27,6 +28,7 @@ _S = re.compile(r"\bs\s*=\s*[\"'](\d+)")
 _T = re.compile(r"\bt\s*=\s*[\"'](\w+)")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MAX_TEXT = 32_767  # Excel's limit for one cell
+STRETCH = 1 << 20  # characters of cell data scanned at a time
 
 _EPOCH_1900 = dt.datetime(1899, 12, 30)  # serial 0 as Excel counts (see _excel_date)
 _EPOCH_1904 = dt.datetime(1904, 1, 1)
@@ -76,6 +78,9 @@ class SheetXml:
         self._t_one = re.compile(rf"<{p}t(?:\s[^>]*)?>(.*?)</{p}t>", re.S)
         self._t_re = re.compile(rf"<{p}t(?:\s[^>]*)?>(.*?)</{p}t>|<{p}rPh\b.*?</{p}rPh>", re.S)
         self._f_tag, self._v_open, self._v_close = f"<{self.p}f", f"<{self.p}v>", f"</{self.p}v>"
+        self._cell_scan = re.compile(  # a cell that starts with its reference, see _cell_batches
+            rf'<{p}c r="([A-Z]{{1,3}})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)'
+            rf'(?:/>|>(?:<{p}v>([^<]+)</{p}v>|<{p}is><{p}t(?:\s[^>]*)?>([^<]+)</{p}t></{p}is>|(.*?))</{p}c>)', re.S)
         self._locate_data()
         tail = text[self._data_end:]  # merged ranges follow the cell data
         merges = (range_bounds(m) for m in re.findall(rf"<{p}mergeCell\s+ref=\"([A-Z0-9:$]+)\"", tail))
@@ -98,16 +103,16 @@ class SheetXml:
             self._data_end = self.text.index(f"</{p}sheetData>", self._data_start)
             self._data_empty = False
 
-    def rows(self):
-        """(row number, start, end, attributes head, body) of each <row> in sheetData."""
-        body = self.text[self._data_start:self._data_end]
-        offset = self._data_start
-        last = 0
-        for m in self._row_re.finditer(body):
+    def rows(self, start: int | None = None, end: int | None = None, last: int = 0):
+        """(row number, start, end, attributes head, body) of each <row> in sheetData, or in
+        the stretch ``start``..``end`` of it (``last``: the number of the row before it)."""
+        start = self._data_start if start is None else start
+        end = self._data_end if end is None else end
+        for m in self._row_re.finditer(self.text, start, end):
             r = _ROW_R.search(m.group(1))
             number = int(r.group(1)) if r else last + 1
             last = number
-            yield number, offset + m.start(), offset + m.end(), m.group(1), m.group(2) or ""
+            yield number, m.start(), m.end(), m.group(1), m.group(2) or ""
 
     def _cells(self, row: int, body: str):
         """(column, match, head) of each cell in a row's body."""
@@ -120,27 +125,37 @@ class SheetXml:
                 col += 1
             yield col, m, m.group(1)
 
-    def _all_cells(self) -> list[tuple[str, str, str, str, str, str, str, str]]:
-        """(column letters, row, style, type, other attributes, <v> text, <is><t> text, inner XML)
-        of every cell; the common shapes (a lone value, a lone inline string) come out of the
-        scan already taken apart, anything else as its inner XML.
+    def _stretches(self):
+        """(start, end) of stretches of <sheetData> about STRETCH characters long, each ending
+        after a </row>."""
+        close = f"</{self.p}row>"
+        start = self._data_start
+        while start < self._data_end:
+            cut = self.text.find(close, min(start + STRETCH, self._data_end), self._data_end)
+            end = self._data_end if cut < 0 else cut + len(close)
+            yield start, end
+            start = end
+
+    def _cell_batches(self):
+        """Lists of (column letters, row, style, type, other attributes, <v> text, <is><t> text,
+        inner XML), one per stretch of the sheet (so that only one stretch's pieces are held at
+        a time): the common shapes (a lone value, a lone inline string) come out of the scan
+        already taken apart, anything else as its inner XML.
 
         Nearly every writer puts a cell's reference first (``<c r="B7" ...>``); then one scan
-        of the whole sheet finds every cell. Otherwise cells are found row by row.
+        of a stretch finds every cell in it. Otherwise its cells are found row by row.
         """
-        body = self.text[self._data_start:self._data_end]
-        p = re.escape(self.p)
-        fast = re.compile(rf'<{p}c r="([A-Z]{{1,3}})(\d+)"(?: s="(\d+)")?(?: t="(\w+)")?([^>]*?)'
-                          rf'(?:/>|>(?:<{p}v>([^<]+)</{p}v>|<{p}is><{p}t(?:\s[^>]*)?>([^<]+)</{p}t></{p}is>|(.*?))'
-                          rf'</{p}c>)', re.S)
-        found = fast.findall(body)
-        if len(found) == body.count(f"<{self.p}c ") + body.count(f"<{self.p}c>"):
-            return found
-        slow = []
-        for row, _s, _e, _head, row_body in self.rows():
-            for col, m, head in self._cells(row, row_body):
-                slow.append((column_letter(col), str(row), "", "", head, "", "", m.group(2) or ""))
-        return slow
+        text, p = self.text, self.p
+        last_row = 0
+        for start, end in self._stretches():
+            found = self._cell_scan.findall(text, start, end)
+            if len(found) != text.count(f"<{p}c ", start, end) + text.count(f"<{p}c>", start, end):
+                found = [(column_letter(col), str(row), "", "", head, "", "", m.group(2) or "")
+                         for row, _s, _e, _head, body in self.rows(start, end, last_row)
+                         for col, m, head in self._cells(row, body)]
+            if found:
+                last_row = int(found[-1][1])
+            yield found
 
     def read(self, shared: list[str], date_xfs: set[int], date1904: bool) -> Cells:
         epoch = _EPOCH_1904 if date1904 else _EPOCH_1900
@@ -149,7 +164,8 @@ class SheetXml:
         formulas: set[tuple[int, int]] = set()
         letters = COLUMN_NUMBERS
         row_text_now, row, values = "", 0, None  # the row being read (cells come row by row)
-        for letter, row_text, style_text, kind, rest, v_text, is_text, inner in self._all_cells():
+        cells = chain.from_iterable(self._cell_batches())
+        for letter, row_text, style_text, kind, rest, v_text, is_text, inner in cells:
             col = letters.get(letter) or column_number(letter)
             if row_text != row_text_now:
                 row_text_now, row, values = row_text, int(row_text), None
