@@ -233,29 +233,34 @@ class SheetXml:
 
     def apply(self, writes: list[Write]) -> str:
         """The worksheet text with ``writes`` spliced in; nothing else changes."""
+        return "".join(self.chunks(writes))
+
+    def chunks(self, writes: list[Write]):
+        """``apply``'s text in chunks of about STRETCH characters, each made when asked for: a
+        writer streams them into the package without ever holding the whole new text."""
         by_row: dict[int, dict[int, Write]] = {}
         for w in writes:
             by_row.setdefault(w.row, {})[w.col] = w
-        pieces: list[str] = []
-        cursor = 0
-        max_col = 0
-        located = self._find_rows(sorted(by_row)) or [r for r in self.rows() if r[0] in by_row]
+        max_col = max((w.col for w in writes), default=0)
+        located = self._find_rows(sorted(by_row))
+        if located is None:  # rows that hold no cells yet, or rows written in another style
+            present = {r[0] for r in self.rows()}
+            for number in sorted(set(by_row) - present):
+                self._insert_row(number, by_row.pop(number))
+            located = self._find_rows(sorted(by_row)) or [r for r in self.rows() if r[0] in by_row]
+        text, batch, cursor, size = self.text, [], 0, 0
         for number, start, end, head, body in located:
-            edits = by_row.pop(number)
-            max_col = max(max_col, *edits)
-            pieces.append(self.text[cursor:start])
-            pieces.append(self._row(number, head, body, edits))
+            before = text[cursor:start]
+            if not cursor:  # <dimension> sits before the first row
+                before = self._widen_dimension(before, max_col)
+            batch += (before, self._row(number, head, body, by_row[number]))
+            size += end - cursor
             cursor = end
-        if by_row:  # rows that hold no cells yet: inserted in order
-            pieces.append(self.text[cursor:])
-            text = "".join(pieces)
-            self.text, pieces, cursor = text, [], 0
-            for number in sorted(by_row):
-                max_col = max(max_col, *by_row[number])
-                self._insert_row(number, by_row[number])
-        pieces.append(self.text[cursor:])
-        pieces[0] = self._widen_dimension(pieces[0], max_col)  # <dimension> sits before the first row
-        return "".join(pieces)
+            if size >= STRETCH:
+                yield "".join(batch)
+                batch, size = [], 0
+        batch.append(text[cursor:] if cursor else self._widen_dimension(text, max_col))
+        yield "".join(batch)
 
     def _find_rows(self, numbers: list[int]):
         """The rows to edit, found by plain search for ``<row r="N"`` (rows are in order);
@@ -326,18 +331,18 @@ class SheetXml:
         p = self.p
         cells = "".join(self._cell_xml(f"{column_letter(c)}{number}", edits[c]) for c in sorted(edits))
         new_row = f'<{p}row r="{number}">{cells}</{p}row>'
-        self._locate_data()
         if self._data_empty:
             start = self.text.rfind(f"<{p}sheetData", 0, self._data_start)
             element = f"<{p}sheetData>{new_row}</{p}sheetData>"
             self.text = self.text[:start] + element + self.text[self._data_end:]
-            return
-        position = self._data_end
-        for row, start, _end, _head, _body in self.rows():
-            if row > number:
-                position = start
-                break
-        self.text = self.text[:position] + new_row + self.text[position:]
+        else:
+            position = self._data_end
+            for row, start, _end, _head, _body in self.rows():
+                if row > number:
+                    position = start
+                    break
+            self.text = self.text[:position] + new_row + self.text[position:]
+        self._locate_data()  # the text changed: so did where its cell data lies
 
     def _widen_dimension(self, text: str, max_col: int) -> str:
         """``text`` with the <dimension> reference (if it is in it) widened to ``max_col``."""

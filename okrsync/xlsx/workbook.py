@@ -15,6 +15,7 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from okrsync.errors import WorkbookError, WriteSkipped
 from okrsync.xlsx.package import NS_MAIN, Package, lock_holder, same_file
@@ -103,8 +104,8 @@ class Workbook:
             raise WriteSkipped(
                 f"{self.path} changed while okrsync was reading it; nothing was written this run."
             )
-        new_parts = {self.package.sheets[tab]: self.sheet(tab).apply(cells).encode("utf-8")
-                     for tab, cells in writes.items() if cells}
+        new_parts: dict[str, bytes | Iterator[str]] = {
+            self.package.sheets[tab]: self.sheet(tab).chunks(cells) for tab, cells in writes.items() if cells}
         if self.styles.changed:
             new_parts[self.styles_part] = self.styles.text.encode("utf-8")
         _clean_stale_temps(self.path)
@@ -121,20 +122,25 @@ class Workbook:
         _fsync_dir(self.path.parent)
         return WriteResult(total, backup)
 
-    def _write_package(self, temp: Path, new_parts: dict[str, bytes]) -> None:
+    def _write_package(self, temp: Path, new_parts: dict[str, bytes | Iterator[str]]) -> None:
+        """The package with ``new_parts`` (whole, or a worksheet's text in chunks) in place of
+        theirs; every other part copied as it is."""
         with open(temp, "wb") as handle:
             with zipfile.ZipFile(handle, "w", allowZip64=True) as out:
                 for info in self.package.infos:
                     data = new_parts.get(info.filename)
-                    if data is None:
-                        data = self.package.read(info.filename)
                     copy = zipfile.ZipInfo(info.filename, date_time=info.date_time)
                     copy.compress_type = info.compress_type
                     copy.external_attr = info.external_attr
                     copy.create_system = info.create_system
                     copy.comment = info.comment
                     copy.extra = info.extra
-                    out.writestr(copy, data)
+                    if data is None or isinstance(data, bytes):
+                        out.writestr(copy, self.package.read(info.filename) if data is None else data)
+                    else:
+                        with out.open(copy, "w") as part:
+                            for chunk in data:
+                                part.write(chunk.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
         mode = self.path.stat().st_mode & 0o7777
