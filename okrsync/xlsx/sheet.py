@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from itertools import chain
 from dataclasses import dataclass
 from html import unescape
+from itertools import chain
 from typing import NamedTuple
 from xml.sax.saxutils import escape
 
@@ -28,7 +28,7 @@ _S = re.compile(r"\bs\s*=\s*[\"'](\d+)")
 _T = re.compile(r"\bt\s*=\s*[\"'](\w+)")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 MAX_TEXT = 32_767  # Excel's limit for one cell
-STRETCH = 1 << 20  # characters of cell data scanned at a time
+STRETCH = 1 << 20  # characters of cell data scanned (and written) at a time
 
 _EPOCH_1900 = dt.datetime(1899, 12, 30)  # serial 0 as Excel counts (see _excel_date)
 _EPOCH_1904 = dt.datetime(1904, 1, 1)
