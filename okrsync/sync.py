@@ -41,6 +41,14 @@ class SourceResult:
     backup: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
 
+    @classmethod
+    def of(cls, cfg: SourceConfig, error: OkrsyncError | None = None) -> "SourceResult":
+        """A source's result, to fill in; with ``error``, the result of a source that failed."""
+        result = cls(cfg.name, cfg.location, cfg.okr_tab, cfg.kpi_tab)
+        if error is not None:
+            result.ok, result.error = False, str(error)
+        return result
+
     @property
     def errors(self) -> int:
         return sum(1 for f in self.findings if f.severity is Severity.ERROR)
@@ -105,7 +113,7 @@ def _load(cfg: SourceConfig, config: Config, today: dt.date) -> Loaded:
 def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: RuleContext, today: dt.date,
             store, write: bool, dry_run: bool) -> SourceResult:
     cfg, source = loaded.cfg, loaded.source
-    result = SourceResult(cfg.name, cfg.location, cfg.okr_tab, cfg.kpi_tab)
+    result = SourceResult.of(cfg)
     result.timings["read"] = round(loaded.seconds, 3)
     changes: list[CellChange] = []
     adopted_now: dict[str, dict[str, str]] = {}
@@ -169,15 +177,10 @@ def _collector_paused():
             gc.enable()
 
 
-def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool, progress=None) -> list[SourceResult]:
-    with _collector_paused():
-        return _sources_pass(config, today, names, store, write, dry_run, progress)
-
-
-def _sources_pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool,
-                  progress=None) -> list[SourceResult]:
+def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool,
+          progress=None) -> list[SourceResult]:
     """Load every source (cross-source rules need all of them), then validate, score and write
-    the selected ones."""
+    the selected ones. Callers pause the collector around it (see _collector_paused)."""
     ruleset = load_rules(config.rules)
     selected = {cfg.name for cfg in _selected(config, names)}
     loaded: dict[str, Loaded] = {}
@@ -188,7 +191,7 @@ def _sources_pass(config: Config, today: dt.date, names, store, write: bool, dry
                 loaded[cfg.name] = _load(cfg, config, today)
         except OkrsyncError as exc:
             if cfg.name in selected:
-                failed[cfg.name] = SourceResult(cfg.name, cfg.location, cfg.okr_tab, cfg.kpi_tab, ok=False, error=str(exc))
+                failed[cfg.name] = SourceResult.of(cfg, exc)
             else:
                 log.debug("source %s (not selected) could not be read: %s", cfg.name, exc)
     recorded = store.recorded_values() if store else {}
@@ -215,7 +218,8 @@ def _sources_pass(config: Config, today: dt.date, names, store, write: bool, dry
 def check(config: Config, today: dt.date, names=(), history=None, progress=None) -> RunResult:
     """Read, validate and score the selected sources; write nothing anywhere. ``history``: a
     read-only store, for the rules that look at history (stale values)."""
-    return RunResult(today, _pass(config, today, names, history, write=False, dry_run=False, progress=progress))
+    with _collector_paused():
+        return RunResult(today, _pass(config, today, names, history, write=False, dry_run=False, progress=progress))
 
 
 def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=None, progress=None,
@@ -234,7 +238,7 @@ def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=N
 
 def _record(config, today, names, dry_run, store, progress, run_id, started) -> RunResult:
     """The pass, then what a run records: each source, the digests that are due, the outcome."""
-    with _collector_paused():  # recording walks the same millions of objects the pass built
+    with _collector_paused():  # the pass and the recording that walks the objects it built
         results = _pass(config, today, names, store, write=True, dry_run=dry_run, progress=progress)
         if run_id is not None:
             for result in results:
@@ -256,4 +260,4 @@ def _guarded(cfg: SourceConfig, work) -> SourceResult:
     try:
         return work()
     except OkrsyncError as exc:
-        return SourceResult(cfg.name, cfg.location, cfg.okr_tab, cfg.kpi_tab, ok=False, error=str(exc))
+        return SourceResult.of(cfg, exc)
