@@ -134,7 +134,7 @@ def validate(config_path, sources, as_json, today) -> None:
         if history:
             history.close()
     click.echo(report.as_json(result, "validate") if as_json else report.findings_text(result))
-    if result.failed or any(f.severity.value == "error" for f in result.findings):
+    if result.failed or any(s.errors for s in result.sources):
         raise SystemExit(EXIT_FAILED)
 
 

@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from okrsync.config import Config, DigestConfig
 from okrsync.domain import Finding, Severity, Status
 from okrsync.errors import ConfigError
-from okrsync.schedule_slots import latest_slot
+from okrsync.schedule_slots import period
 from okrsync.score import elapsed, mean
 from okrsync.values import normalise
 
@@ -220,7 +220,7 @@ def _safe(name: str) -> str:
 
 
 def period_of(digest: DigestConfig, now: dt.datetime) -> str:
-    return latest_slot(digest.when, now).date().isoformat()
+    return period(digest.when, now)
 
 
 def render(config: Config, digest: DigestConfig, run, store, period: str) -> tuple[list[Message], list[Finding]]:

@@ -32,6 +32,11 @@ def latest_slot(when: str, now: dt.datetime) -> dt.datetime:
     return candidate
 
 
+def period(when: str, now: dt.datetime) -> str:
+    """The period a slot schedule is in at ``now``, named by the date of its latest slot."""
+    return latest_slot(when, now).date().isoformat()
+
+
 def next_slot(when: str, now: dt.datetime) -> dt.datetime:
     """The first slot after ``now``."""
     weekday, _ = parse_when(when)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from okrsync.config import Config
-from okrsync.schedule_slots import latest_slot, next_slot, parse_interval
+from okrsync.schedule_slots import next_slot, parse_interval, period
+from okrsync.store import HEALTH_UNKNOWN
 
 
 def gather(config: Config, store, now: dt.datetime) -> dict:
@@ -18,16 +19,14 @@ def gather(config: Config, store, now: dt.datetime) -> dict:
         next_sync = (finished + dt.timedelta(seconds=parse_interval(config.sync_every))).isoformat(timespec="minutes")
     digests = []
     for d in config.digests:
-        period = latest_slot(d.when, now).date().isoformat()
+        current = period(d.when, now)
         digests.append({"name": d.name, "when": d.when, "next": next_slot(d.when, now).isoformat(timespec="minutes"),
-                        "current_period": period, "sent_this_period": store.sent_count(d.name, period) if store else 0})
+                        "current_period": current, "sent_this_period": store.sent_count(d.name, current) if store else 0})
     return {
         "state": str(config.state),
         "holder": store.holder() if store else None,
         "runs": runs,
-        "sources": [{"name": s.name, "location": s.location, **health.get(s.name, {"last_success": None, "last_error": None,
-                                                                                  "last_error_at": None, "errors": 0,
-                                                                                  "warnings": 0})}
+        "sources": [{"name": s.name, "location": s.location, **health.get(s.name, HEALTH_UNKNOWN)}
                     for s in config.sources],
         "findings": store.findings_count(last["id"]) if store and last else {},
         "next_sync": next_sync,

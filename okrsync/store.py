@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS digests_sent (
 """
 
 
+# What status shows for a source the store has never seen.
+HEALTH_UNKNOWN = {"last_success": None, "last_error": None, "last_error_at": None, "errors": 0, "warnings": 0}
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -108,9 +112,12 @@ class Store:
         except OSError as exc:
             raise ConfigError(f"The history store {self.path} cannot be opened: {exc.strerror}.") from None
 
+    @property
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
     def _lock(self) -> None:
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = open(lock_path, "a+")
+        handle = open(self._lock_path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -169,15 +176,11 @@ class Store:
                 [(run_id, f.source, f.tab, f.cell, f.row, f.rule, f.severity.value, f.message) for f in result.findings])
 
     def snapshots(self, run_id: int) -> list[dict]:
-        cur = self.db.execute("SELECT * FROM snapshots WHERE run_id = ?", (run_id,))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur]
+        return _dicts(self.db.execute("SELECT * FROM snapshots WHERE run_id = ?", (run_id,)))
 
     def recent_runs(self, limit: int = 5) -> list[dict]:
-        cur = self.db.execute("SELECT id, command, started_at, finished_at, today, outcome, duration FROM runs "
-                              "ORDER BY id DESC LIMIT ?", (limit,))
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur]
+        return _dicts(self.db.execute("SELECT id, command, started_at, finished_at, today, outcome, duration "
+                                      "FROM runs ORDER BY id DESC LIMIT ?", (limit,)))
 
     def source_health(self) -> dict[str, dict]:
         """Per source: the last successful sync and the last error."""
@@ -186,8 +189,7 @@ class Store:
             "SELECT sr.source, sr.ok, sr.error, sr.errors, sr.warnings, r.finished_at, r.id FROM source_runs sr "
             "JOIN runs r ON r.id = sr.run_id ORDER BY r.id")
         for source, ok, error, errors, warnings, finished, _run_id in rows:
-            entry = health.setdefault(source, {"last_success": None, "last_error": None, "last_error_at": None,
-                                               "errors": 0, "warnings": 0})
+            entry = health.setdefault(source, dict(HEALTH_UNKNOWN))
             if ok:
                 entry.update(last_success=finished, errors=errors, warnings=warnings)
             else:
@@ -200,10 +202,9 @@ class Store:
 
     def holder(self) -> str | None:
         """Who holds the store's lock right now, if anyone."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        if not lock_path.exists():
+        if not self._lock_path.exists():
             return None
-        with open(lock_path, "a+") as handle:
+        with open(self._lock_path, "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -272,3 +273,9 @@ class Store:
             "SELECT summary FROM digests_sent WHERE digest = ? AND period < ? AND summary IS NOT NULL "
             "ORDER BY period DESC, sent_at DESC LIMIT 1", (digest, before_period)).fetchone()
         return json.loads(row[0]) if row and row[0] else None
+
+
+def _dicts(cursor: sqlite3.Cursor) -> list[dict]:
+    """A query's rows as dicts keyed by column name."""
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor]
