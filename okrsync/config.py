@@ -61,6 +61,12 @@ class EmailConfig:
     password_env: str | None = None
     outbox: Path = Path("outbox")
 
+    @property
+    def server(self) -> tuple[str, int]:
+        """``smtp`` as host and port (465 for ssl, else 587, when it names none)."""
+        host, _, port = self.smtp.rpartition(":") if ":" in self.smtp else (self.smtp, "", "")
+        return host, int(port or (465 if self.security == "ssl" else 587))
+
 
 @dataclass
 class DigestConfig:

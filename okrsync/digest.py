@@ -25,7 +25,7 @@ from pathlib import Path
 import css_inline
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from okrsync.config import Config, DigestConfig
+from okrsync.config import Config, DigestConfig, EmailConfig
 from okrsync.domain import Finding, Severity, Status
 from okrsync.errors import ConfigError
 from okrsync.schedule_slots import period
@@ -262,25 +262,34 @@ def deliver(config: Config, mail: EmailMessage, stem: str) -> str:
         eml.write_bytes(bytes(mail))
         eml.with_suffix(".html").write_text(mail.get_body(("html",)).get_content(), "utf-8")
         return str(eml)
-    host, _, port = settings.smtp.rpartition(":") if ":" in settings.smtp else (settings.smtp, "", "")
-    port = int(port or (465 if settings.security == "ssl" else 587))
     password = None
     if settings.password_env:
         password = os.environ.get(settings.password_env)
         if password is None:
             raise ConfigError(f"The SMTP password variable {settings.password_env} (email.password_env) is not set.")
-    context = ssl.create_default_context()  # verifies the server's certificate and name
-    if settings.security == "ssl":
-        smtp = smtplib.SMTP_SSL(host, port, timeout=30, context=context)
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=30)
-    with smtp:
-        if settings.security == "starttls":
-            smtp.starttls(context=context)
+    with connect(settings, timeout=30) as smtp:
         if settings.username:
             smtp.login(settings.username, password or "")
         smtp.send_message(mail)
+    host, port = settings.server
     return f"{mail['To']} via {host}:{port}"
+
+
+def connect(settings: EmailConfig, timeout: float) -> smtplib.SMTP:
+    """A connection to the SMTP server, encrypted as ``security`` says; the server's certificate
+    and name are verified."""
+    host, port = settings.server
+    context = ssl.create_default_context()
+    if settings.security == "ssl":
+        return smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    smtp = smtplib.SMTP(host, port, timeout=timeout)
+    if settings.security == "starttls":
+        try:
+            smtp.starttls(context=context)
+        except BaseException:
+            smtp.close()
+            raise
+    return smtp
 
 
 def send(config: Config, digest: DigestConfig, run, store, period: str, force: bool = False) -> Outcome:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import smtplib
-import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,20 +73,12 @@ def _source(source, config, today) -> Check:
     if source.excel is None:
         return _google(name, source, config, today)
     from okrsync.sources.excel import ExcelSource
-    from okrsync.table import ReadContext, read_table
+    from okrsync.sync import read_tables
     from okrsync.xlsx.package import lock_holder
 
     try:
-        excel = ExcelSource(source)
-        grids = excel.read([source.okr_tab, source.kpi_tab])
-        if not grids:
-            raise OkrsyncError(f"{source.excel} has neither an {source.okr_tab} nor a {source.kpi_tab} tab")
-        context = ReadContext(today, config.cycle, config.fiscal_year_start)
-        sizes = []
-        for tab, kind in ((source.okr_tab, "okr"), (source.kpi_tab, "kpi")):
-            if tab in grids:
-                table = read_table(grids[tab], kind, source, context)
-                sizes.append(f"{tab} {len(table.items)} {'key results' if kind == 'okr' else 'KPIs'}")
+        _, tables = read_tables(ExcelSource(source), source, config, today)
+        sizes = [f"{t.tab} {len(t.items)} {'key results' if t.kind == 'okr' else 'KPIs'}" for t in tables]
     except OkrsyncError as exc:
         return Check(name, False, f"cannot read: {exc}", "fix the workbook or the path in `excel`")
     path = Path(source.excel)
@@ -110,7 +101,7 @@ def _source(source, config, today) -> Check:
 def _google(name: str, source, config, today) -> Check:
     from okrsync.sources.google import GoogleSource
     from okrsync.sources.google_client import account_of
-    from okrsync.table import ReadContext, read_table
+    from okrsync.sync import read_tables
 
     try:
         google = GoogleSource(source, config.google)
@@ -118,12 +109,8 @@ def _google(name: str, source, config, today) -> Check:
         return Check(name, False, str(exc), "download a JSON key for the service account (IAM → Service accounts → "
                      "Keys) and set `credentials` to its path")
     try:
-        grids = google.read([source.okr_tab, source.kpi_tab])
-        if not grids:
-            raise OkrsyncError(f"{google.location} has neither an {source.okr_tab} nor a {source.kpi_tab} tab")
-        context = ReadContext(today, config.cycle, config.fiscal_year_start)
-        sizes = [f"{tab} {len(read_table(grid, 'okr' if tab == source.okr_tab else 'kpi', source, context).items)} rows"
-                 for tab, grid in grids.items()]
+        _, tables = read_tables(google, source, config, today)
+        sizes = [f"{t.tab} {len(t.items)} rows" for t in tables]
         # A write that changes nothing visible: set the title to what it is.
         title = google._call("read its title", lambda: google.gspread.http_client.fetch_sheet_metadata(
             google.key, params={"fields": "properties.title"}))
@@ -144,18 +131,13 @@ def _email(config) -> Check:
         if not os.access(target, os.W_OK):
             return Check("email", False, f"outbox {folder} is not writable", "make it writable or configure `smtp`")
         return Check("email", True, f"no SMTP: digests are written to {folder}")
-    host, _, port = settings.smtp.rpartition(":") if ":" in settings.smtp else (settings.smtp, "", "")
-    port = int(port or (465 if settings.security == "ssl" else 587))
-    context = ssl.create_default_context()
+    from okrsync.digest import connect
+
+    host, port = settings.server
     try:
-        smtp = (smtplib.SMTP_SSL(host, port, timeout=10, context=context) if settings.security == "ssl"
-                else smtplib.SMTP(host, port, timeout=10))
-        with smtp:
+        with connect(settings, timeout=10) as smtp:
             smtp.ehlo()
-            steps = ["connected"]
-            if settings.security == "starttls":
-                smtp.starttls(context=context)
-                steps.append("STARTTLS")
+            steps = ["connected"] + (["STARTTLS"] if settings.security == "starttls" else [])
             if settings.username:
                 password = os.environ.get(settings.password_env or "")
                 if password is None:

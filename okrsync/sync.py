@@ -100,6 +100,12 @@ class Loaded:
 def _load(cfg: SourceConfig, config: Config, today: dt.date) -> Loaded:
     started = time.perf_counter()
     source = open_source(cfg, config.google)
+    grids, tables = read_tables(source, cfg, config, today)
+    return Loaded(cfg, source, grids, tables, time.perf_counter() - started)
+
+
+def read_tables(source: Source, cfg: SourceConfig, config: Config, today: dt.date) -> tuple[dict[str, Grid], list[Table]]:
+    """A source's OKR and KPI tabs (those it has) and the tables found in them."""
     grids = source.read([cfg.okr_tab, cfg.kpi_tab])
     if not grids:
         tabs = ", ".join(source.tab_names())
@@ -107,7 +113,7 @@ def _load(cfg: SourceConfig, config: Config, today: dt.date) -> Loaded:
     context = ReadContext(today, config.cycle, config.fiscal_year_start)
     tables = [read_table(grids[tab], kind, cfg, context)
               for tab, kind in ((cfg.okr_tab, "okr"), (cfg.kpi_tab, "kpi")) if tab in grids]
-    return Loaded(cfg, source, grids, tables, time.perf_counter() - started)
+    return grids, tables
 
 
 def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: RuleContext, today: dt.date,
