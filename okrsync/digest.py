@@ -207,7 +207,7 @@ def owners_contexts(run, sources: list[str] | None, people: dict[str, str]) -> t
 
 
 def owners_subject(context: dict) -> str:
-    risky = sum(1 for kr in context["key_results"] if kr["status"] in {s.value for s in NOT_ON_TRACK})
+    risky = sum(1 for kr in context["key_results"] if kr["status"] in {s.text for s in NOT_ON_TRACK})
     return (f"Your OKRs: {len(context['update'])} to update, {risky} at risk or off track, "
             f"{len(context['problems'])} sheet problem(s)")
 
@@ -224,9 +224,12 @@ def period_of(digest: DigestConfig, now: dt.datetime) -> str:
 
 
 def render(config: Config, digest: DigestConfig, run, store, period: str) -> tuple[list[Message], list[Finding]]:
-    """Every message of a digest for a period, one per recipient."""
+    """Every message of a digest for a period, one per recipient (owners without an address are
+    logged and returned as findings)."""
     if digest.to == "owners":
         contexts, findings = owners_contexts(run, digest.sources, config.people)
+        for f in findings:
+            log.warning("digest %s: %s (%s)", digest.name, f.message, f.hint)
         messages = [Message(digest.name, address, period, owners_subject(c), _html("owners.html.j2", c),
                             _env().get_template("owners.txt.j2").render(**c), {})
                     for address, c in sorted(contexts.items())]
@@ -296,8 +299,6 @@ def send(config: Config, digest: DigestConfig, run, store, period: str, force: b
     """Send a digest's messages for a period: each recipient once, unless ``force``."""
     outcome = Outcome()
     messages, outcome.findings = render(config, digest, run, store, period)
-    for f in outcome.findings:
-        log.warning("digest %s: %s (%s)", digest.name, f.message, f.hint)
     for message in messages:
         if not force and store.digest_sent(digest.name, period, message.recipient):
             continue
@@ -334,9 +335,7 @@ def now_for(config: Config, run) -> dt.datetime:
 
 def preview(config: Config, digest: DigestConfig, run, store, target: Path) -> list[Path]:
     """Write each recipient's HTML next to ``target`` (one recipient: ``target`` itself)."""
-    messages, findings = render(config, digest, run, store, period_of(digest, now_for(config, run)))
-    for f in findings:
-        log.warning("digest %s: %s (%s)", digest.name, f.message, f.hint)
+    messages, _ = render(config, digest, run, store, period_of(digest, now_for(config, run)))
     written = []
     for i, message in enumerate(messages):
         path = target if i == 0 else target.with_name(f"{target.stem}-{_safe(message.recipient)}{target.suffix}")

@@ -58,7 +58,7 @@ class SourceResult:
         return sum(1 for f in self.findings if f.severity is Severity.WARNING)
 
     def status_counts(self) -> dict[str, int]:
-        counts = {s.value: 0 for s in Status}
+        counts = {s.text: 0 for s in Status}
         for kr in self.evaluation.key_results:
             counts[kr.status.text] += 1
         return counts

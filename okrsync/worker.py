@@ -38,7 +38,7 @@ class Worker:
         self.runs += 1
         written = sum(s.written for s in result.sources)
         with logs.context(run_id=result.run_id):
-                log.info("%s: run %s, %d source(s) synced, %d failed, %d cell(s) written, %d digest(s) sent",
+            log.info("%s: run %s, %d source(s) synced, %d failed, %d cell(s) written, %d digest(s) sent",
                      reason, result.run_id, len(result.sources) - len(result.failed), len(result.failed), written,
                      len(result.digests))
 
