@@ -198,15 +198,18 @@ def _parts_kpi(t: Table, rs: RuleSet) -> list[Part]:
                                 f"{'lower' if r['direction_n'] != 'lower' else 'higher'} side"))
     warn, kmax = rs.get("kpis-per-team").params["warn"], rs.get("kpis-per-team").params["max"]
 
-    def team_rank(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-        return df.groupby("team").cumcount() + 1, df.groupby("team")["kpi"].transform("size")
+    def team_rank(df: pd.DataFrame) -> pd.Series:
+        return df.groupby("team").cumcount() + 1
+
+    def within_warning(df: pd.DataFrame) -> pd.Series:
+        """Past ``warn`` warns only in a team that stays within ``max`` (beyond it, the error speaks)."""
+        return ~((team_rank(df) > warn) & (df.groupby("team")["kpi"].transform("size") <= kmax))
 
     parts += [
-        Part("kpis-per-team", "items", "kpi",
-             lambda df: ~((team_rank(df)[0] > warn) & (team_rank(df)[1] <= kmax)),
+        Part("kpis-per-team", "items", "kpi", within_warning,
              lambda r: f"Team {r['team']} tracks more than {warn} KPIs; \"{display(r['kpi'])}\" is number {warn + 1}",
              hint=f"Keep {warn} or fewer KPIs per team so each one is watched", first_per="team"),
-        Part("kpis-per-team", "items", "kpi", lambda df: team_rank(df)[0] <= kmax,
+        Part("kpis-per-team", "items", "kpi", lambda df: team_rank(df) <= kmax,
              lambda r: f"Team {r['team']} tracks more than {kmax} KPIs; \"{display(r['kpi'])}\" is number {kmax + 1}",
              hint=f"Keep at most {kmax} KPIs per team", severity=Severity.ERROR, first_per="team"),
     ]

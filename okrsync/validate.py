@@ -67,6 +67,7 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[tuple[str
 def validate(table: Table, ruleset: RuleSet, context: RuleContext | None = None) -> list[Finding]:
     parts = parts_for(table, ruleset, context)
     custom = [(i, r) for i, r in enumerate(ruleset.custom.values()) if r.table == table.kind and r.severity != "off"]
+    custom_rules = dict(custom)
     findings: list[Finding] = []
     for frame_name in FRAMES:
         frame = getattr(table, frame_name)
@@ -94,7 +95,7 @@ def validate(table: Table, ruleset: RuleSet, context: RuleContext | None = None)
             affected.setdefault(key, []).append(int(row["row"]))
         for (check, group), row in first.items():
             if check.startswith(CUSTOM):
-                findings.append(_custom_finding(table, dict(custom)[int(check[len(CUSTOM):])], row))
+                findings.append(_custom_finding(table, custom_rules[int(check[len(CUSTOM):])], row))
             else:
                 part = parts[int(check)]
                 rows = affected[(check, group)] if not part.first_per else [int(row["row"])]
