@@ -57,6 +57,12 @@ def _colour(rgb: str) -> dict:
     return {name: int(rgb[i:i + 2], 16) / 255 for name, i in (("red", 0), ("green", 2), ("blue", 4))}
 
 
+def _cell_range(sheet_id: int, row: int, col: int) -> dict:
+    """One cell (1-based row and column) as the API's GridRange."""
+    return {"sheetId": sheet_id, "startRowIndex": row - 1, "endRowIndex": row,
+            "startColumnIndex": col - 1, "endColumnIndex": col}
+
+
 def _serial_date(value: float, kind: str) -> object:
     moment = dt.datetime(1899, 12, 30) + dt.timedelta(days=value)
     return moment.date() if kind == "DATE" else moment
@@ -191,13 +197,9 @@ class GoogleSource:
                                                       "length": widest - columns}})
         for change in changes:
             sheet_id = self.sheets[change.tab].get("sheetId", 0)
-            target = {"sheetId": sheet_id, "startRowIndex": change.row - 1, "endRowIndex": change.row,
-                      "startColumnIndex": change.col - 1, "endColumnIndex": change.col}
+            target = _cell_range(sheet_id, change.row, change.col)
             if change.like:
-                requests_.append({"copyPaste": {"source": {"sheetId": sheet_id, "startRowIndex": change.like[0] - 1,
-                                                           "endRowIndex": change.like[0],
-                                                           "startColumnIndex": change.like[1] - 1,
-                                                           "endColumnIndex": change.like[1]},
+                requests_.append({"copyPaste": {"source": _cell_range(sheet_id, *change.like),
                                                 "destination": target, "pasteType": "PASTE_FORMAT"}})
             cell, fields = {}, ["userEnteredValue"]
             if change.value is not None:
