@@ -29,7 +29,7 @@ class RuleSpec:
     why: str = ""
 
 
-BUILTIN_RULES = {
+BUILTIN_RULES = {  # in the order SPEC §4 lists them
     spec.id: spec
     for spec in [
         RuleSpec("owner-present", "error", {}, "every objective, key result and KPI has an owner",
@@ -47,15 +47,6 @@ BUILTIN_RULES = {
         RuleSpec("time-bound", "error", {"max_days": 366},
                  "the cycle can be resolved, spans at most max_days, the due date lies inside it",
                  "Objectives are time-bound: without an end date there is no urgency and no grading."),
-        RuleSpec("values-in-range", "error", {}, "weight > 0, confidence within 0–10, percent values plausible",
-                 "Impossible weights or confidences distort every score computed from them."),
-        RuleSpec("kpi-measurable", "error", {}, "KPIs have a numeric target and current and a known direction",
-                 "A KPI is a measurement: without numbers it has no health to report."),
-        RuleSpec("kpi-threshold", "error", {}, "the threshold lies on the bad side of the target",
-                 "A red threshold on the good side of the target would never turn red."),
-        RuleSpec("kpis-per-team", "warning", {"warn": 8, "max": 12},
-                 "more than warn KPIs per team warns; more than max is an error",
-                 "Eight to twelve KPIs per team is what people can watch; more become noise."),
         RuleSpec("aligned", "warning", {},
                  "below company level, an objective's parent names an objective that exists in any "
                  "source (when a parent column is present)",
@@ -63,10 +54,19 @@ BUILTIN_RULES = {
                  "exist is a broken link, and a team objective without one floats free."),
         RuleSpec("unique", "warning", {}, "no duplicate key result within an objective, no duplicate KPI within a team",
                  "A duplicate is counted twice in every score and hides which copy people update."),
+        RuleSpec("values-in-range", "error", {}, "weight > 0, confidence within 0–10, percent values plausible",
+                 "Impossible weights or confidences distort every score computed from them."),
         RuleSpec("stale", "warning", {"days": 14},
                  "a key result's current value has not changed for more than `days` (from the history)",
                  "OKRs are a weekly conversation; a number nobody has touched for weeks means nobody is "
                  "watching it — the score it yields is fiction."),
+        RuleSpec("kpi-measurable", "error", {}, "KPIs have a numeric target and current and a known direction",
+                 "A KPI is a measurement: without numbers it has no health to report."),
+        RuleSpec("kpi-threshold", "error", {}, "the threshold lies on the bad side of the target",
+                 "A red threshold on the good side of the target would never turn red."),
+        RuleSpec("kpis-per-team", "warning", {"warn": 8, "max": 12},
+                 "more than warn KPIs per team warns; more than max is an error",
+                 "Eight to twelve KPIs per team is what people can watch; more become noise."),
         RuleSpec("kpi-stale", "warning", {"grace_days": 3},
                  "a KPI's as-of date (or, without one, its last change in the history) is older than "
                  "its frequency allows, plus `grace_days`",
@@ -87,10 +87,6 @@ BUILTIN_RULES = {
     ]
 }
 
-SPEC_ORDER = ("owner-present", "kr-measurable", "kr-direction", "krs-per-objective", "objectives-per-team",
-              "time-bound", "aligned", "unique", "values-in-range", "stale", "kpi-measurable", "kpi-threshold",
-              "kpis-per-team", "kpi-stale", "kpi-balanced", "kpi-linked", "kr-is-kpi")
-BUILTIN_RULES = {rule_id: BUILTIN_RULES[rule_id] for rule_id in SPEC_ORDER}
 
 # Pandera's built-in checks that apply to a column of values, for custom rules.
 PANDERA_CHECKS = (
