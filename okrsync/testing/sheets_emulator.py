@@ -105,6 +105,11 @@ class Spreadsheet:
         self.modified = _now()
         self.version += 1
 
+    def renumber(self) -> None:
+        """Each sheet's index is its place in the list, after a sheet was removed or moved."""
+        for i, s in enumerate(self.sheets):
+            s.index = i
+
     def sheet(self, title: str | None = None, sheet_id: int | None = None) -> Sheet:
         for s in self.sheets:
             if (title is not None and s.title == title) or (sheet_id is not None and s.id == sheet_id):
@@ -700,8 +705,7 @@ def _request(book: Spreadsheet, request: dict) -> dict:
     if kind == "deleteSheet":
         sheet = book.sheet(sheet_id=spec["sheetId"])
         book.sheets.remove(sheet)
-        for i, s in enumerate(book.sheets):
-            s.index = i
+        book.renumber()
         return {}
     if kind == "updateSheetProperties":
         props = spec["properties"]
@@ -735,8 +739,7 @@ def _request(book: Spreadsheet, request: dict) -> dict:
             elif field == "index":
                 book.sheets.remove(sheet)
                 book.sheets.insert(props["index"], sheet)
-                for i, s in enumerate(book.sheets):
-                    s.index = i
+                book.renumber()
         return {}
     if kind == "updateSpreadsheetProperties":
         if "title" in spec.get("properties", {}):
