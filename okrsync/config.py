@@ -13,27 +13,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from okrsync.errors import ConfigError
+from okrsync.layout import KPI_FIELDS, OKR_FIELDS, OWNED_DEFAULTS
 
 CONFIG_ENV = "OKRSYNC_CONFIG"
 TODAY_ENV = "OKRSYNC_TODAY"
-
-OKR_FIELDS = (
-    "cycle", "team", "level", "objective_id", "objective", "objective_owner", "parent",
-    "key_result", "owner", "type", "direction", "start", "target", "current", "weight",
-    "confidence", "due",
-)
-KPI_FIELDS = (
-    "kpi", "team", "owner", "perspective", "unit", "direction", "target", "threshold",
-    "current", "as_of", "frequency", "objective",
-)
-OWNED_DEFAULTS = {
-    "score": "Score",
-    "status": "Status",
-    "objective_score": "Objective score",
-    "trend": "Trend",
-    "check": "Check",
-}
-
 
 @dataclass
 class SourceConfig:
@@ -233,7 +216,7 @@ def load_config(path: Path) -> Config:
 
     tz_name = check.get("timezone", str)
     try:
-        timezone = ZoneInfo(tz_name) if tz_name else _local_zone()
+        timezone = ZoneInfo(tz_name) if tz_name else local_zone()
     except (ZoneInfoNotFoundError, ValueError):
         raise check.fail("timezone", f'names no known time zone ("{tz_name}"; e.g. "Europe/Berlin")') from None
 
@@ -356,7 +339,7 @@ def _digest(path: Path, raw: object, index: int, source_names: list[str]) -> Dig
     return digest
 
 
-def _local_zone() -> ZoneInfo:
+def local_zone() -> ZoneInfo:
     """The machine's time zone, as an IANA zone when it can be found."""
     name = os.environ.get("TZ")
     if not name:

@@ -7,7 +7,7 @@ from okrsync.domain import GREEN, OWN_COLOURS, RED, Finding
 from okrsync.errors import SourceError
 from okrsync.evaluate import Evaluation
 from okrsync.refs import column_letter
-from okrsync.sources import CellChange, Grid
+from okrsync.sources.interface import CellChange, Grid
 from okrsync.table import Table
 from okrsync.values import is_blank
 

@@ -153,7 +153,7 @@ def rules_json(ruleset) -> str:
 
 def explain_text(ruleset, rule_id: str) -> str:
     from okrsync.errors import ConfigError
-    from okrsync.ruleset import BUILTIN_RULES, _suggest
+    from okrsync.ruleset import BUILTIN_RULES, suggest
 
     if rule_id in ruleset.custom:
         rule = ruleset.custom[rule_id]
@@ -162,7 +162,7 @@ def explain_text(ruleset, rule_id: str) -> str:
                 f"Checks the {rule.column} column of the {rule.table.upper()} table with Pandera's "
                 f"{rule.check}({rule.args!r}){where}.\nMessage: {rule.message}")
     if rule_id not in BUILTIN_RULES:
-        raise ConfigError(f"There is no rule {rule_id!r}" + _suggest(rule_id, [*BUILTIN_RULES, *ruleset.custom])
+        raise ConfigError(f"There is no rule {rule_id!r}" + suggest(rule_id, [*BUILTIN_RULES, *ruleset.custom])
                           + "; `okrsync rules` lists them.")
     spec, setting = BUILTIN_RULES[rule_id], ruleset.get(rule_id)
     params = ", ".join(f"{k}: {v}" for k, v in setting.params.items()) or "none"

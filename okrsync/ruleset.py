@@ -150,7 +150,7 @@ class RuleSet:
         return self.rules[rule_id]
 
 
-def _suggest(word: str, choices) -> str:
+def suggest(word: str, choices) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
@@ -234,11 +234,11 @@ def _merge(ruleset: RuleSet, path: Path) -> None:
         elif name == "rules":
             for rule_id, rule_key, rule_value in r.mapping(value, "rules"):
                 if rule_id not in BUILTIN_RULES:
-                    raise r.fail(rule_key, f"rules.{rule_id}", "is not a known rule id" + _suggest(rule_id, BUILTIN_RULES))
+                    raise r.fail(rule_key, f"rules.{rule_id}", "is not a known rule id" + suggest(rule_id, BUILTIN_RULES))
                 _merge_rule(r, ruleset.rules[rule_id], BUILTIN_RULES[rule_id], rule_value, rule_id)
         else:
             raise r.fail(key_node, name, "is not a known key (known: scoring, kpi, rules, custom)"
-                         + _suggest(name, ("scoring", "kpi", "rules", "custom")))
+                         + suggest(name, ("scoring", "kpi", "rules", "custom")))
 
 
 def _merge_rule(r: _Reader, setting: RuleSetting, spec: RuleSpec, node: yaml.Node, rule_id: str) -> None:
@@ -259,17 +259,17 @@ def _merge_rule(r: _Reader, setting: RuleSetting, spec: RuleSpec, node: yaml.Nod
             setting.params[key] = number
         else:
             known = ", ".join(["severity", *spec.params])
-            raise r.fail(key_node, full, f"is not a parameter of {rule_id} (known: {known})" + _suggest(key, ["severity", *spec.params]))
+            raise r.fail(key_node, full, f"is not a parameter of {rule_id} (known: {known})" + suggest(key, ["severity", *spec.params]))
 
 
 def _custom_rule(r: _Reader, node: yaml.Node) -> CustomRule:
-    from okrsync.config import KPI_FIELDS, OKR_FIELDS
+    from okrsync.layout import KPI_FIELDS, OKR_FIELDS
 
     entries = {key: (key_node, value) for key, key_node, value in r.mapping(node, "custom[]")}
     for key, (key_node, _) in entries.items():
         if key not in CUSTOM_KEYS:
             raise r.fail(key_node, f"custom.{key}", f"is not a key of a custom rule (known: {', '.join(CUSTOM_KEYS)})"
-                         + _suggest(key, CUSTOM_KEYS))
+                         + suggest(key, CUSTOM_KEYS))
     scalar = lambda key: yaml.safe_load(yaml.serialize(entries[key][1]))  # noqa: E731
     for required in ("id", "table", "column", "check"):
         if required not in entries:
@@ -285,7 +285,7 @@ def _custom_rule(r: _Reader, node: yaml.Node) -> CustomRule:
     column = scalar("column")
     if column not in fields:
         raise r.fail(entries["column"][1], f"{where}.column", f"is not a column of the {table} table"
-                     + _suggest(str(column), fields))
+                     + suggest(str(column), fields))
     check_node = entries["check"][1]
     check = scalar("check")
     if not isinstance(check, dict) or len(check) != 1:
@@ -293,7 +293,7 @@ def _custom_rule(r: _Reader, node: yaml.Node) -> CustomRule:
     (check_name, args), = check.items()
     if check_name not in PANDERA_CHECKS:
         raise r.fail(check_node, f"{where}.check.{check_name}", "is not a Pandera built-in check"
-                     + _suggest(str(check_name), PANDERA_CHECKS))
+                     + suggest(str(check_name), PANDERA_CHECKS))
     # the raw text: YAML 1.1 would read a bare `off` as false
     severity = str(entries["severity"][1].value) if "severity" in entries else "error"
     if severity not in SEVERITIES:
@@ -304,7 +304,7 @@ def _custom_rule(r: _Reader, node: yaml.Node) -> CustomRule:
     for key in filters:
         if key not in fields:
             raise r.fail(entries["where"][1], f"{where}.where.{key}", f"is not a column of the {table} table"
-                         + _suggest(str(key), fields))
+                         + suggest(str(key), fields))
     rule = CustomRule(
         id=rule_id, table=table, column=column, check=check_name, args=args, severity=severity,
         message=str(scalar("message")) if "message" in entries else f"fails {check_name}",

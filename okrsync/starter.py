@@ -77,6 +77,6 @@ def init_directory(directory: str | Path, demo: bool = False, force: bool = Fals
 
 
 def _timezone_name() -> str:
-    from okrsync.config import _local_zone
+    from okrsync.config import local_zone
 
-    return _local_zone().key
+    return local_zone().key

@@ -18,7 +18,8 @@ from okrsync.evaluate import Evaluation, evaluate_kpis, evaluate_okrs
 from okrsync.plan import desired_cells, diff, preflight, refuse_formulas
 from okrsync.ruleset import RuleSet, load_rules
 from okrsync.rule_context import RuleContext, build_context
-from okrsync.sources import CellChange, Grid, Source, open_source
+from okrsync.sources import open_source
+from okrsync.sources.interface import CellChange, Grid, Source
 from okrsync.table import ReadContext, Table, read_table
 from okrsync.validate import validate
 

@@ -11,59 +11,16 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from okrsync.config import KPI_FIELDS, OKR_FIELDS, SourceConfig
+from okrsync.config import SourceConfig
 from okrsync.cycles import CycleError, parse_cycle
 from okrsync.errors import SourceError
+from okrsync.layout import KEY_HEADERS, KPI_FIELDS, OKR_FIELDS, OWNED, header_map
 from okrsync.refs import column_letter
-from okrsync.sources import Grid
+from okrsync.sources.interface import Grid
 from okrsync.values import display, is_blank, text_of, normalise, parse_date, parse_done, parse_number
 
 HEADER_SEARCH_ROWS = 20
 
-_OWNER = ["owner", "kr owner", "responsible", "dri"]
-OKR_ALIASES = {
-    "cycle": ["cycle", "quarter", "period"],
-    "team": ["team", "department", "group"],
-    "level": ["level"],
-    "objective_id": ["objective id", "id", "obj id"],
-    "objective": ["objective", "objectives", "o"],
-    "objective_owner": ["objective owner"],
-    "parent": ["parent", "aligned to", "parent objective", "supports"],
-    "key_result": ["key result", "key results", "kr", "krs"],
-    "owner": _OWNER,
-    "type": ["type", "kr type", "metric type"],
-    "direction": ["direction"],
-    "start": ["start", "baseline", "initial", "from"],
-    "target": ["target", "goal", "to"],
-    "current": ["current", "actual", "value"],
-    "weight": ["weight"],
-    "confidence": ["confidence"],
-    "due": ["due", "due date", "deadline"],
-}
-KPI_ALIASES = {
-    "kpi": ["kpi", "metric", "indicator", "measure"],
-    "team": ["team", "department", "group"],
-    "owner": _OWNER,
-    "perspective": ["perspective"],
-    "unit": ["unit"],
-    "direction": ["direction", "polarity"],
-    "target": ["target", "goal"],
-    "threshold": ["threshold", "red at", "red threshold"],
-    "current": ["current", "actual", "value", "latest"],
-    "as_of": ["as of", "date", "updated"],
-    "frequency": ["frequency"],
-    "objective": ["objective", "linked objective", "supports"],
-}
-# The drop-downs templates offer, by table and canonical column (sheet templates, init --google).
-CHOICES = {
-    ("okr", "type"): ["number", "percent", "currency", "milestone"],
-    ("okr", "direction"): ["increase", "decrease", "at least", "at most"],
-    ("kpi", "direction"): ["higher", "lower"],
-    ("kpi", "perspective"): ["financial", "customer", "internal", "learning"],
-    ("kpi", "frequency"): ["daily", "weekly", "monthly", "quarterly"],
-}
-KEY_HEADERS = {"okr": ("objective", "key_result"), "kpi": ("kpi",)}
-OWNED = {"okr": ("score", "status", "objective_score", "check"), "kpi": ("status", "trend", "check")}
 # Carried down from an objective's first row to its continuation rows when blank there.
 OBJECTIVE_FIELDS = ("objective_id", "objective_owner", "parent", "level", "team", "cycle")
 
@@ -117,18 +74,6 @@ class ReadContext:
     fiscal_year_start: int
 
 
-def _header_map(kind: str, columns: dict[str, str]) -> dict[str, str]:
-    aliases = OKR_ALIASES if kind == "okr" else KPI_ALIASES
-    fields = OKR_FIELDS if kind == "okr" else KPI_FIELDS
-    mapping = {normalise(alias): name for name, names in aliases.items() for alias in names}
-    for name, header in columns.items():
-        if name in fields:
-            for key in [k for k, v in mapping.items() if v == name]:
-                del mapping[key]  # the mapped header replaces the defaults
-            mapping[normalise(header)] = name
-    return mapping
-
-
 def find_header(grid: Grid, kind: str, config: SourceConfig) -> tuple[int, dict[str, int], dict[str, str]] | None:
     """The header row, canonical name → column, and header texts; None if no row qualifies."""
     located = _locate_header(grid, kind, config)
@@ -137,7 +82,7 @@ def find_header(grid: Grid, kind: str, config: SourceConfig) -> tuple[int, dict[
 
 def _locate_header(grid: Grid, kind: str, config: SourceConfig):
     """find_header's answer and every value of the header row."""
-    mapping = _header_map(kind, config.columns)
+    mapping = header_map(kind, config.columns)
     for row in range(1, HEADER_SEARCH_ROWS + 1):
         found: dict[str, int] = {}
         texts: dict[str, str] = {}

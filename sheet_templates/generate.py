@@ -13,30 +13,20 @@ from pathlib import Path
 
 import xlsxwriter
 
-from okrsync.table import CHOICES, KPI_ALIASES, OKR_ALIASES
+from okrsync.layout import CHOICES, TEMPLATE_COLUMNS, header_text
 
 HERE = Path(__file__).resolve().parent
 FIXED_TIME = dt.datetime(2026, 1, 1)  # deterministic package metadata
 
-OKR_COLUMNS = ["cycle", "team", "objective", "objective_owner", "key_result", "owner", "type", "direction",
-               "start", "target", "current", "confidence", "due"]
-KPI_COLUMNS = ["kpi", "team", "owner", "perspective", "unit", "direction", "target", "threshold",
-               "current", "as_of", "frequency", "objective"]
-
-
-def header(aliases: dict[str, list[str]], name: str) -> str:
-    """The first alias of a canonical column, as a header: 'key result' → 'Key result'."""
-    text = aliases[name][0]
-    return "KPI" if text == "kpi" else text[0].upper() + text[1:]
+OKR_COLUMNS, KPI_COLUMNS = TEMPLATE_COLUMNS["okr"], TEMPLATE_COLUMNS["kpi"]
 
 
 def _sheet(workbook, title: str, kind: str, columns: list[str], rows: list[list], first_row: int = 0):
-    aliases = OKR_ALIASES if kind == "okr" else KPI_ALIASES
     sheet = workbook.add_worksheet(title)
     bold = workbook.add_format({"bold": True, "bg_color": "#D9E2F3", "border": 1, "text_wrap": True})
     sheet.freeze_panes(first_row + 1, 0)
     for col, name in enumerate(columns):
-        sheet.write(first_row, col, header(aliases, name), bold)
+        sheet.write(first_row, col, header_text(kind, name), bold)
         sheet.set_column(col, col, 42 if name in ("objective", "key_result", "kpi") else 14)
         choices = CHOICES.get((kind, name))
         if choices:

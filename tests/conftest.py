@@ -16,8 +16,9 @@ from click.testing import CliRunner
 
 from okrsync.cli import main
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"  # shared/ lies beside the checkout
-REAL_TEMPLATE = SHARED / "real-world-workbooks" / "okr-template.xlsx"
+# Test material carried by the repository (tests/data/README.md says where each piece came from).
+DATA = Path(__file__).resolve().parent / "data"
+WORKBOOKS = DATA / "workbooks"
 
 
 @dataclass(frozen=True)
@@ -124,11 +125,14 @@ def workspace(tmp_path):
     return tmp_path, book, config
 
 
-@pytest.fixture
-def real_template(tmp_path) -> Path:
-    if not REAL_TEMPLATE.is_file():
-        pytest.fail(f"the shared real-world workbook is missing: {REAL_TEMPLATE}")
-    copy = tmp_path / "okr-template.xlsx"
-    shutil.copyfile(REAL_TEMPLATE, copy)
+def real_workbook(name: str, folder: Path) -> Path:
+    """A writable copy of one of the real-world workbooks in tests/data/workbooks."""
+    copy = folder / name
+    shutil.copyfile(WORKBOOKS / name, copy)
     os.chmod(copy, 0o644)
     return copy
+
+
+@pytest.fixture
+def real_template(tmp_path) -> Path:
+    return real_workbook("okr-template.xlsx", tmp_path)

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tests.conftest import SHARED
+from tests.conftest import DATA
 
-RECORDINGS = SHARED / "google-sheets-api-recordings"
+RECORDINGS = DATA / "google-recordings"
 TOKEN = "Bearer emu." + base64.urlsafe_b64encode(b"recorder@example.com").decode().rstrip("=")
 UNSUPPORTED_PATHS = ("/export", "/comments", "/copy", "/upload/")
 SUPPORTED_REQUESTS = {"addSheet", "deleteSheet", "updateSheetProperties", "updateSpreadsheetProperties",

@@ -17,7 +17,8 @@ from okrsync.resources import default_rules
 from okrsync.rule_context import build_context
 from okrsync.ruleset import load_rules
 from okrsync.sources.excel import ExcelSource
-from okrsync.table import KPI_ALIASES, OKR_ALIASES, ReadContext, read_table
+from okrsync.layout import KPI_ALIASES, OKR_ALIASES
+from okrsync.table import ReadContext, read_table
 from okrsync.validate import validate
 from tests.conftest import Formula, build_xlsx
 

@@ -17,7 +17,7 @@ import pytest
 
 from okrsync.config import SourceConfig
 from okrsync.errors import WriteSkipped
-from okrsync.sources import CellChange
+from okrsync.sources.interface import CellChange
 from okrsync.sources.excel import ExcelSource
 from okrsync.xlsx.sheet import MAX_TEXT, clean_text
 from tests.conftest import OKR_HEADER, Formula, basic_rows, build_xlsx, okrsync, unzip, write_config

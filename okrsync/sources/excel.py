@@ -5,7 +5,7 @@ from __future__ import annotations
 from okrsync.config import SourceConfig
 from okrsync.domain import OWN_COLOURS
 from okrsync.errors import WorkbookError
-from okrsync.sources import CellChange, Grid
+from okrsync.sources.interface import CellChange, Grid
 from okrsync.xlsx.sheet import Write
 from okrsync.xlsx.styles import NO_FILL, SCORE_FORMAT_ID
 from okrsync.xlsx.workbook import Workbook

@@ -21,10 +21,11 @@ import requests
 from okrsync.config import GoogleConfig, SourceConfig
 from okrsync.domain import OWN_COLOURS
 from okrsync.errors import SourceError
+from okrsync.layout import choices_by_column, template_headers
 from okrsync.ratelimit import RateLimiter, shared
-from okrsync.sources import CellChange, Grid
+from okrsync.sources.interface import CellChange, Grid
 from okrsync.sources.google_client import account_of, client, load_credentials
-from okrsync.values import ErrorValue, normalise
+from okrsync.values import ErrorValue
 
 log = logging.getLogger("okrsync")
 READ_FIELDS = ("spreadsheetId,properties.title,sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),"
@@ -223,17 +224,13 @@ class GoogleSource:
 def lay_out(source: GoogleSource) -> list[str]:
     """``okrsync init --google``: add the OKRs and KPIs tabs that are missing, with their headers
     and drop-downs, to an existing spreadsheet. Tabs that exist are left alone."""
-    from okrsync.resources import sheet_template
-    from okrsync.xlsx.workbook import Workbook
-
     existing = source.tab_names()
-    template = Workbook(sheet_template())  # the same headers and choices as the Excel template
     requests_, added = [], []
     for tab in (source.config.okr_tab, source.config.kpi_tab):
         if tab in existing:
             continue
-        cells, _ = template.read("OKRs" if tab == source.config.okr_tab else "KPIs")
-        headers = [cells.rows[1][c] for c in range(1, 1 + max(cells.rows[1]))]
+        kind = "okr" if tab == source.config.okr_tab else "kpi"
+        headers = template_headers(kind)  # the same headers and choices as the Excel template
         sheet_id = abs(hash(tab)) % 2_000_000_000 + 1
         requests_.append({"addSheet": {"properties": {"sheetId": sheet_id, "title": tab,
                                                       "gridProperties": {"rowCount": 500, "columnCount": 26,
@@ -244,7 +241,7 @@ def lay_out(source: GoogleSource) -> list[str]:
                                   "userEnteredFormat": {"textFormat": {"bold": True},
                                                         "backgroundColor": _colour("D9E2F3")}} for h in headers]}],
             "fields": "userEnteredValue,userEnteredFormat(textFormat.bold,backgroundColor)"}})
-        for column, choices in _choices(tab == source.config.okr_tab, headers):
+        for column, choices in choices_by_column(kind, headers):
             requests_.append({"setDataValidation": {
                 "range": {"sheetId": sheet_id, "startRowIndex": 1, "endRowIndex": 500,
                           "startColumnIndex": column, "endColumnIndex": column + 1},
@@ -255,12 +252,3 @@ def lay_out(source: GoogleSource) -> list[str]:
         source._call("lay out its tabs", lambda: source.gspread.http_client.batch_update(source.key, {"requests": requests_}))
     return added
 
-
-def _choices(okr: bool, headers: list[str]) -> list[tuple[int, list[str]]]:
-    """(column, choices) of the template's drop-downs for these headers."""
-    from okrsync.table import CHOICES, _header_map
-
-    kind = "okr" if okr else "kpi"
-    canonical = _header_map(kind, {})
-    return [(i, CHOICES[(kind, canonical[normalise(h)])]) for i, h in enumerate(headers)
-            if (kind, canonical.get(normalise(h))) in CHOICES]

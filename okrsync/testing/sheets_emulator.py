@@ -1,6 +1,6 @@
 """A Google Sheets API v4 + Drive v3 emulator over real HTTP on 127.0.0.1, for tests and
 benchmarks. Its answers follow the recorded real responses in
-shared/google-sheets-api-recordings (field names, omitted zero values, trimmed empty cells,
+tests/data/google-recordings (field names, omitted zero values, trimmed empty cells,
 range quoting, error bodies); tests/test_sheets_emulator.py replays those recordings.
 
 It also serves the OAuth token endpoint (a test service-account key points its ``token_uri``
