@@ -20,7 +20,7 @@ import requests
 
 from okrsync.config import GoogleConfig, SourceConfig
 from okrsync.domain import OWN_COLOURS
-from okrsync.errors import SourceError
+from okrsync.errors import SourceError, WriteSkipped
 from okrsync.layout import choices_by_column, template_headers
 from okrsync.ratelimit import RateLimiter, shared
 from okrsync.sources.interface import CellChange, Grid
@@ -29,11 +29,15 @@ from okrsync.values import ErrorValue
 
 log = logging.getLogger("okrsync")
 READ_FIELDS = ("spreadsheetId,properties.title,sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),"
-               "merges,data(startRow,startColumn,rowData(values(effectiveValue,formattedValue,"
+               "merges,developerMetadata(metadataId,metadataKey,location),data(startRow,startColumn,rowData(values(effectiveValue,formattedValue,"
                "userEnteredValue/formulaValue,effectiveFormat(backgroundColor,numberFormat/type)))))")
 RETRIED = {429, 500, 502, 503, 504}
 BACKOFF_CAP = 32.0
 _KEY = re.compile(r"/spreadsheets/d/([a-zA-Z0-9_-]+)")
+DRIVE_FILE = "https://www.googleapis.com/drive/v3/files/{key}"
+# Developer metadata okrsync anchors to each tab it writes: all its rows, all its columns, and
+# each owned column. See GoogleSource.write for why.
+ROWS_ANCHOR, COLUMNS_ANCHOR, OWNED_ANCHOR = "okrsync.rows", "okrsync.columns", "okrsync.owned-column"
 
 
 def spreadsheet_key(text: str) -> str:
@@ -64,6 +68,26 @@ def _cell_range(sheet_id: int, row: int, col: int) -> dict:
             "startColumnIndex": col - 1, "endColumnIndex": col}
 
 
+def _create_anchor(key: str, sheet_id: int, dimension: str, start: int, end: int, metadata_id: int | None = None) -> dict:
+    metadata = {"metadataKey": key, "visibility": "DOCUMENT",
+                "location": {"dimensionRange": {"sheetId": sheet_id, "dimension": dimension,
+                                                "startIndex": start, "endIndex": end}}}
+    if metadata_id is not None:
+        metadata["metadataId"] = metadata_id
+    return {"createDeveloperMetadata": {"developerMetadata": metadata}}
+
+
+def _still_there(anchor: dict) -> list[dict]:
+    """A compare-and-swap on an anchor: delete it only where it was read, then create it again
+    with the same id — which fails, failing the whole batch, if it was not there."""
+    where = anchor["location"]["dimensionRange"]
+    lookup = {"metadataId": anchor["metadataId"], "metadataLocation": {"dimensionRange": where},
+              "locationMatchingStrategy": "EXACT_LOCATION"}
+    return [{"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": lookup}}},
+            _create_anchor(anchor["metadataKey"], where.get("sheetId", 0), where["dimension"],
+                           where.get("startIndex", 0), where["endIndex"], anchor["metadataId"])]
+
+
 def _serial_date(value: float, kind: str) -> object:
     moment = dt.datetime(1899, 12, 30) + dt.timedelta(days=value)
     return moment.date() if kind == "DATE" else moment
@@ -80,6 +104,8 @@ class GoogleSource:
         self.gspread = client(self.credentials)
         self.sheets: dict[str, dict] = {}  # tab → sheet properties
         self.fills: dict[tuple[str, int, int], str | None] = {}
+        self.anchors: dict[str, list[dict]] = {}  # tab → okrsync's developer metadata there, as read
+        self.read_version: str | None = None  # Drive's version of the file just before the read
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -131,7 +157,17 @@ class GoogleSource:
             self.key, params={"fields": "sheets.properties.title"}))
         return [s["properties"]["title"] for s in meta.get("sheets", [])]
 
+    def version(self) -> dict:
+        """Drive's ``version`` and ``modifiedTime`` of the spreadsheet: both change with every
+        change of its content, and Drive's quota is not the Sheets API's."""
+        response = self._call("check it for changes", lambda: self.gspread.http_client.request(
+            "get", DRIVE_FILE.format(key=self.key), params={"fields": "version,modifiedTime", "supportsAllDrives": "true"}))
+        info = response.json()
+        return {"version": str(info.get("version", "")), "modifiedTime": info.get("modifiedTime", "")}
+
     def read(self, tabs: list[str]) -> dict[str, Grid]:
+        self.read_version = self.version()["version"]
+
         def fetch(wanted):
             params = {"includeGridData": "true", "fields": READ_FIELDS, "ranges": [_quote(t) for t in wanted]}
             return self.gspread.http_client.fetch_sheet_metadata(self.key, params=params)
@@ -165,6 +201,8 @@ class GoogleSource:
                     fill = _hex(cell.get("effectiveFormat", {}).get("backgroundColor"))
                     if fill:
                         self.fills[(tab, *key)] = fill
+        self.anchors[tab] = [m for m in sheet.get("developerMetadata", [])
+                             if m.get("metadataKey") in (ROWS_ANCHOR, COLUMNS_ANCHOR, OWNED_ANCHOR)]
         merges = [(m.get("startColumnIndex", 0) + 1, m.get("startRowIndex", 0) + 1, m.get("endColumnIndex", 1),
                    m.get("endRowIndex", 1)) for m in sheet.get("merges", [])]
         return Grid(tab, rows, merges, fill=lambda r, c, tab=tab: self.fills.get((tab, r, c)),
@@ -186,39 +224,101 @@ class GoogleSource:
         return effective.get("stringValue")
 
     def write(self, changes: list[CellChange]) -> int:
+        """One batchUpdate with okrsync's cells, addressed by row and column as read — and made
+        safe against people editing the sheet meanwhile.
+
+        People insert, delete and move rows and columns while a run is between its read and its
+        write; a cell addressed by index would then land in someone else's column. So each tab
+        okrsync writes carries developer metadata anchored to all its rows, all its columns and
+        each owned column: Google moves, widens, narrows or deletes that metadata with the
+        dimensions it sits on. The batch begins, for every anchor seen at read time, with a
+        compare-and-swap that the API's own rules make atomic: delete the anchor only where it
+        lay at read time (EXACT_LOCATION), then create it again under the same id. If anything
+        moved, the delete matches nothing, the id is still taken, the create fails — and Google
+        rejects the whole batch, cells included. Sorting moves no dimension, and needs no guard:
+        okrsync's cells stay in okrsync's columns. A tab not anchored yet (its first write) is
+        guarded by Drive's version instead, checked just before the batch.
+        """
         if not changes:
             return 0
+        tabs = sorted({c.tab for c in changes})
         requests_: list[dict] = []
-        for tab in {c.tab for c in changes}:
+        for tab in tabs:
+            requests_ += [r for anchor in self.anchors.get(tab, []) for r in _still_there(anchor)]
+        guarded = bool(requests_)
+        if any(not self.anchors.get(tab) for tab in tabs) and self.read_version is not None:
+            if self.version()["version"] != self.read_version:
+                raise WriteSkipped(f"{self.location} was edited while okrsync was syncing it; nothing was written "
+                                   "this run (the next run writes the right cells).")
+        grid_columns = {}
+        for tab in tabs:
             props = self.sheets[tab]
             widest = max(c.col for c in changes if c.tab == tab)
             columns = props["gridProperties"]["columnCount"]
             if widest > columns:  # new owned columns beyond the grid
                 requests_.append({"appendDimension": {"sheetId": props.get("sheetId", 0), "dimension": "COLUMNS",
                                                       "length": widest - columns}})
+            grid_columns[tab] = max(widest, columns)
         for change in changes:
-            sheet_id = self.sheets[change.tab].get("sheetId", 0)
-            target = _cell_range(sheet_id, change.row, change.col)
-            if change.like:
-                requests_.append({"copyPaste": {"source": _cell_range(sheet_id, *change.like),
-                                                "destination": target, "pasteType": "PASTE_FORMAT"}})
-            cell, fields = {}, ["userEnteredValue"]
-            if change.value is not None:
-                kind = "numberValue" if isinstance(change.value, float) else "stringValue"
-                cell["userEnteredValue"] = {kind: change.value}
-            shown = self.fills.get((change.tab, change.row, change.col))
-            if change.fill or shown in OWN_COLOURS:  # set okrsync's colour, or take back its old one
-                fields.append("userEnteredFormat.backgroundColor")
-                if change.fill:
-                    cell["userEnteredFormat"] = {"backgroundColor": _colour(change.fill)}
-            if change.two_decimals:
-                fields.append("userEnteredFormat.numberFormat")
-                cell.setdefault("userEnteredFormat", {})["numberFormat"] = {"type": "NUMBER", "pattern": "0.00"}
-            requests_.append({"updateCells": {"range": target, "rows": [{"values": [cell]}], "fields": ",".join(fields)}})
+            requests_ += self._update(change)
+        for tab in tabs:
+            written = {c.col for c in changes if c.tab == tab}
+            requests_ += self._reanchor(tab, grid_columns[tab], written)
         # One call: Google applies a batchUpdate whole or not at all, so a failure leaves the
         # sheet as it was and the next run writes it again.
-        self._call("write to it", lambda: self.gspread.http_client.batch_update(self.key, {"requests": requests_}))
+        try:
+            self._call("write to it", lambda: self.gspread.http_client.batch_update(self.key, {"requests": requests_}))
+        except SourceError as exc:
+            if guarded and "HTTP 400" in str(exc):
+                raise WriteSkipped(
+                    f"{self.location}: rows or columns of {', '.join(tabs)} were inserted, deleted or moved while "
+                    "okrsync was syncing, so nothing was written this run (the next run writes the right cells). "
+                    f"Google said: {exc}") from None
+            raise
         return len(changes)
+
+    def _update(self, change: CellChange) -> list[dict]:
+        sheet_id = self.sheets[change.tab].get("sheetId", 0)
+        target = _cell_range(sheet_id, change.row, change.col)
+        cell, fields = {}, ["userEnteredValue"]
+        if change.value is not None:
+            kind = "numberValue" if isinstance(change.value, float) else "stringValue"
+            cell["userEnteredValue"] = {kind: change.value}
+        shown = self.fills.get((change.tab, change.row, change.col))
+        if change.fill or shown in OWN_COLOURS:  # set okrsync's colour, or take back its old one
+            fields.append("userEnteredFormat.backgroundColor")
+            if change.fill:
+                cell["userEnteredFormat"] = {"backgroundColor": _colour(change.fill)}
+        if change.two_decimals:
+            fields.append("userEnteredFormat.numberFormat")
+            cell.setdefault("userEnteredFormat", {})["numberFormat"] = {"type": "NUMBER", "pattern": "0.00"}
+        update = {"updateCells": {"range": target, "rows": [{"values": [cell]}], "fields": ",".join(fields)}}
+        if change.like:  # a new header takes the look of the header beside it, then its text
+            return [{"copyPaste": {"source": _cell_range(sheet_id, *change.like), "destination": target,
+                                   "pasteType": "PASTE_FORMAT"}}, update]
+        return [update]
+
+    def _reanchor(self, tab: str, columns: int, written: set[int]) -> list[dict]:
+        """The requests that leave the tab's anchors where the sheet will be after this write:
+        all rows, all columns (new owned columns widen the grid), and each owned column."""
+        props = self.sheets[tab]
+        sheet_id, rows = props.get("sheetId", 0), props["gridProperties"]["rowCount"]
+        wanted = {(ROWS_ANCHOR, "ROWS", 0, rows), (COLUMNS_ANCHOR, "COLUMNS", 0, columns)}
+        wanted |= {(OWNED_ANCHOR, "COLUMNS", col - 1, col) for col in written}
+        requests_ = []
+        for anchor in self.anchors.get(tab, []):
+            where = anchor["location"]["dimensionRange"]
+            place = (anchor["metadataKey"], where["dimension"], where.get("startIndex", 0), where["endIndex"])
+            if place in wanted:
+                wanted.discard(place)
+            elif anchor["metadataKey"] != OWNED_ANCHOR:  # the grid grew: the same anchor, moved
+                key, dimension, start, end = next(w for w in wanted if w[0] == anchor["metadataKey"])
+                wanted.discard((key, dimension, start, end))
+                requests_ += [{"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": {
+                                  "metadataId": anchor["metadataId"]}}}},
+                              _create_anchor(key, sheet_id, dimension, start, end, anchor["metadataId"])]
+        requests_ += [_create_anchor(key, sheet_id, dimension, start, end) for key, dimension, start, end in sorted(wanted)]
+        return requests_
 
 
 def lay_out(source: GoogleSource) -> list[str]:

@@ -83,6 +83,9 @@ class Sheet:
         self.merges: list[dict] = []
         self.extra: dict = {}  # hidden, tabColor, ... as last set
         self.grid_extra: dict = {}  # frozenRowCount, hideGridlines, ...
+        # Developer metadata located on this sheet or on a range of its rows or columns; kept
+        # with the sheet so that a rejected batchUpdate takes it back with everything else.
+        self.metadata: list[dict] = []
 
     def properties(self) -> dict:
         props = {"sheetId": self.id, "title": self.title, "index": self.index, "sheetType": "GRID",
@@ -333,6 +336,7 @@ class Emulator:
         self.quota = quota_per_minute  # 0: no quota
         self.recent: collections.deque = collections.deque()
         self.faults: list[dict] = []
+        self.edits: list[dict] = []  # a person's edits, made just before a client's next call
         self.rejected = 0
 
     # admin ---------------------------------------------------------------------------------
@@ -341,6 +345,7 @@ class Emulator:
             if action == "reset":
                 self.counts.clear()
                 self.faults.clear()
+                self.edits.clear()
                 self.recent.clear()
                 self.rejected = 0
                 if body.get("spreadsheets"):
@@ -348,12 +353,30 @@ class Emulator:
             elif action == "quota":
                 self.quota = int(body.get("per_minute", 0))
                 self.recent.clear()
+            elif action == "edit":
+                # as if someone edited the spreadsheet in their browser just before a later call
+                # of that method (the next one, or the one after ``skip`` more): batchUpdate
+                # requests, applied as the person's, not counted as the client's
+                self.edits.append({"spreadsheet": body["spreadsheet"], "before": body["before"],
+                                   "skip": int(body.get("skip", 0)), "requests": body["requests"]})
             elif action == "faults":
                 self.faults.append({"status": body.get("status"), "delay": body.get("delay", 0),
                                     "drop": bool(body.get("drop")), "times": int(body.get("times", 1)),
                                     "method": body.get("method")})
             return {"counts": dict(self.counts), "total": sum(self.counts.values()), "rejected": self.rejected,
                     "quota": self.quota, "faults": len(self.faults)}
+
+    def apply_edits(self, method_name: str) -> None:
+        with self.lock:
+            for edit in [e for e in self.edits if e["before"] == method_name]:
+                if edit["skip"]:
+                    edit["skip"] -= 1
+                    continue
+                self.edits.remove(edit)
+                book = self.books[edit["spreadsheet"]]
+                for request in edit["requests"]:
+                    _request(book, request)
+                book.touch()
 
     def take_fault(self, method_name: str) -> dict | None:
         with self.lock:
@@ -440,6 +463,7 @@ def make_handler(emulator: Emulator):
             name = _method_name(method, path)
             with emulator.lock:
                 emulator.counts[name] += 1
+            emulator.apply_edits(name)
             fault = emulator.take_fault(name)
             if fault:
                 if fault["delay"]:
@@ -505,6 +529,8 @@ def _method_name(method: str, path: str) -> str:
         return "spreadsheets.create"
     if rest.endswith(":batchUpdate") and "/values" not in rest:
         return "spreadsheets.batchUpdate"
+    if "/developerMetadata" in rest:
+        return "developerMetadata.search" if rest.endswith(":search") else "developerMetadata.get"
     if "/values" in rest:
         for suffix, name in ((":batchGet", "values.batchGet"), (":batchUpdate", "values.batchUpdate"),
                              (":batchClear", "values.batchClear"), (":append", "values.append"), (":clear", "values.clear")):
@@ -546,6 +572,18 @@ def route(emu: Emulator, method: str, path: str, query: dict, body: dict, who: s
         book.touch()
         out = {"spreadsheetId": book.id, "replies": replies}
         return 200, apply_fields(out, parse_fields(q["fields"])) if "fields" in q else out
+    if tail == "/developerMetadata:search" and method == "POST":
+        book = emu.book(book_id, who)
+        matched = [{"developerMetadata": copy.deepcopy(m), "dataFilters": body.get("dataFilters", [])}
+                   for m in _matching_metadata(book, body.get("dataFilters", []))]
+        return 200, {"matchedDeveloperMetadata": matched} if matched else {}
+    if tail.startswith("/developerMetadata/") and method == "GET":
+        book = emu.book(book_id, who)
+        wanted = tail.rsplit("/", 1)[1]
+        for entry in (m for sheet in book.sheets for m in sheet.metadata):
+            if str(entry["metadataId"]) == wanted:
+                return 200, copy.deepcopy(entry)
+        raise ApiError(404, f"No developer metadata with ID: {wanted}", "NOT_FOUND")
     if tail.startswith("/values"):
         return _values(emu, method, book_id, tail[len("/values"):], q, query, body, who)
     raise ApiError(404, "Not found", "NOT_FOUND")
@@ -648,6 +686,8 @@ def _spreadsheet(book: Spreadsheet, ranges, grid: bool, fields: str | None) -> d
         entry = {"properties": sheet.properties()}
         if sheet.merges:
             entry["merges"] = [({"sheetId": sheet.id} if sheet.id else {}) | m for m in sheet.merges]
+        if sheet.metadata:
+            entry["developerMetadata"] = copy.deepcopy(sheet.metadata)
         if grid:
             boxes = selected.get(sheet.id) or [(0, 0, sheet.rows - 1, sheet.cols - 1)]
             entry["data"] = [_grid_data(sheet, *box) for box in boxes]
@@ -687,6 +727,149 @@ def _apply_cell(sheet: Sheet, r: int, c: int, data: dict, fields: str) -> None:
             cell.pop("format", None)
         if not cell:
             del sheet.cells[(r, c)]
+
+
+def _dimension_keys(dimension: str) -> tuple[str, str]:
+    return ("startRowIndex", "endRowIndex") if dimension == "ROWS" else ("startColumnIndex", "endColumnIndex")
+
+
+def _mapped_span(start: int, end: int, new_index) -> tuple[int, int] | None:
+    """Where a span of rows or columns lies after a change of the dimension: from its first to
+    its last surviving index (so inserting inside a span widens it, as in the API)."""
+    kept = [n for n in map(new_index, range(start, end)) if n is not None]
+    return (min(kept), max(kept) + 1) if kept else None
+
+
+def _remap(sheet: Sheet, dimension: str, new_index, grow: int) -> None:
+    """Rows or columns inserted, deleted or moved: cells, merges and developer metadata go with
+    them; ``new_index`` maps an old index to its new one (None: deleted)."""
+    rows = dimension == "ROWS"
+    moved = {}
+    for (r, c), cell in sheet.cells.items():
+        n = new_index(r if rows else c)
+        if n is not None:
+            moved[(n, c) if rows else (r, n)] = cell
+    sheet.cells = moved
+    low, high = _dimension_keys(dimension)
+    merges = []
+    for merge in sheet.merges:
+        span = _mapped_span(merge[low], merge[high], new_index)
+        if span:
+            merges.append({**merge, low: span[0], high: span[1]})
+    sheet.merges = merges
+    kept = []
+    for entry in sheet.metadata:
+        where = entry["location"].get("dimensionRange")
+        if where and where["dimension"] == dimension:
+            span = _mapped_span(where.get("startIndex", 0), where["endIndex"], new_index)
+            if span is None:
+                continue  # its rows or columns are gone, and so is it
+            entry["location"]["dimensionRange"] = _prune({**where, "startIndex": span[0], "endIndex": span[1]})
+        kept.append(entry)
+    sheet.metadata = kept
+    if rows:
+        sheet.rows += grow
+    else:
+        sheet.cols += grow
+
+
+def _sort_key(cell: dict | None):
+    value = (cell or {}).get("effectiveValue", {})
+    if "numberValue" in value:
+        return (0, value["numberValue"], "")
+    if "stringValue" in value:
+        return (1, 0, value["stringValue"].lower())
+    if "boolValue" in value:
+        return (2, int(value["boolValue"]), "")
+    return None
+
+
+def _sort_range(book: Spreadsheet, spec: dict) -> dict:
+    """sortRange: the rows of the range reordered by its sort specs; blanks go last either way.
+    Whole cells (values and formats) move; rows, columns and their metadata stay put."""
+    sheet, r1, c1, r2, c2 = _grid_range(book, spec["range"])
+    r2 = min(r2, max((r for r, _ in sheet.cells), default=r1))
+    rows = [{c: sheet.cells.pop((r, c)) for c in range(c1, c2 + 1) if (r, c) in sheet.cells} for r in range(r1, r2 + 1)]
+    for sort in reversed(spec.get("sortSpecs", [])):  # stable sorts, last key first
+        column = sort.get("dimensionIndex", 0)
+        filled = [row for row in rows if _sort_key(row.get(column)) is not None]
+        blank = [row for row in rows if _sort_key(row.get(column)) is None]
+        filled.sort(key=lambda row: _sort_key(row[column]), reverse=sort.get("sortOrder") == "DESCENDING")
+        rows = filled + blank
+    for r, row in enumerate(rows, start=r1):
+        for c, cell in row.items():
+            sheet.cells[(r, c)] = cell
+    return {}
+
+
+def _metadata_location(book: Spreadsheet, location: dict) -> tuple[Sheet, dict]:
+    """The sheet a metadata location lies on, and the location as the API echoes it."""
+    if "dimensionRange" in location:
+        where = location["dimensionRange"]
+        sheet = book.sheet(sheet_id=where.get("sheetId", 0))
+        count = sheet.rows if where["dimension"] == "ROWS" else sheet.cols
+        if not 0 <= where.get("startIndex", 0) < where["endIndex"] <= count:
+            raise ApiError(400, "Invalid requests[0].createDeveloperMetadata: the location's range lies outside the grid.",
+                           "INVALID_ARGUMENT")
+        kind = "ROW" if where["dimension"] == "ROWS" else "COLUMN"
+        return sheet, {"locationType": kind, "dimensionRange": _prune(dict(where))}
+    if "sheetId" in location:
+        sheet = book.sheet(sheet_id=location["sheetId"])
+        return sheet, _prune({"locationType": "SHEET", "sheetId": location["sheetId"]})
+    raise ApiError(400, "Invalid requests[0].createDeveloperMetadata: only sheet, row and column locations are modelled.",
+                   "INVALID_ARGUMENT")
+
+
+def _create_metadata(book: Spreadsheet, spec: dict) -> dict:
+    metadata_id = spec.get("metadataId") or secrets.randbelow(2**31 - 2) + 1
+    if any(m["metadataId"] == metadata_id for sheet in book.sheets for m in sheet.metadata):
+        raise ApiError(400, f"Invalid requests[0].createDeveloperMetadata: Developer metadata with id {metadata_id} "
+                            "already exists.", "INVALID_ARGUMENT")
+    sheet, location = _metadata_location(book, spec.get("location", {}))
+    entry = {"metadataId": metadata_id, "metadataKey": spec.get("metadataKey", ""), "location": location,
+             "visibility": spec.get("visibility", "DOCUMENT")}
+    if "metadataValue" in spec:
+        entry["metadataValue"] = spec["metadataValue"]
+    sheet.metadata.append(entry)
+    return copy.deepcopy(entry)
+
+
+def _normal_range(where: dict) -> tuple:
+    return where.get("sheetId", 0), where["dimension"], where.get("startIndex", 0), where["endIndex"]
+
+
+def _location_matches(entry: dict, wanted: dict, exact: bool) -> bool:
+    have = entry["location"]
+    if "dimensionRange" in wanted:
+        if "dimensionRange" not in have:
+            return False
+        a, b = _normal_range(have["dimensionRange"]), _normal_range(wanted["dimensionRange"])
+        return a == b if exact else (a[:2] == b[:2] and a[2] < b[3] and b[2] < a[3])
+    if "sheetId" in wanted:
+        sheet_of = have.get("sheetId", have.get("dimensionRange", {}).get("sheetId", 0))
+        return sheet_of == wanted["sheetId"] and (not exact or have.get("locationType") == "SHEET")
+    return "locationType" not in wanted or have.get("locationType") == wanted["locationType"]
+
+
+def _matching_metadata(book: Spreadsheet, filters: list[dict]) -> list[dict]:
+    """The metadata any of these DataFilters' developerMetadataLookup matches."""
+    found = []
+    for data_filter in filters:
+        lookup = data_filter.get("developerMetadataLookup")
+        if lookup is None:
+            raise ApiError(400, "Only developerMetadataLookup data filters are modelled.", "INVALID_ARGUMENT")
+        exact = lookup.get("locationMatchingStrategy", "INTERSECTING_LOCATION") == "EXACT_LOCATION"
+        for sheet in book.sheets:
+            for entry in sheet.metadata:
+                if ("metadataId" in lookup and entry["metadataId"] != lookup["metadataId"]
+                        or "metadataKey" in lookup and entry["metadataKey"] != lookup["metadataKey"]
+                        or "metadataValue" in lookup and entry.get("metadataValue") != lookup["metadataValue"]
+                        or "locationType" in lookup and entry["location"]["locationType"] != lookup["locationType"]
+                        or "metadataLocation" in lookup and not _location_matches(entry, lookup["metadataLocation"], exact)):
+                    continue
+                if entry not in found:
+                    found.append(entry)
+    return found
 
 
 def _request(book: Spreadsheet, request: dict) -> dict:
@@ -745,27 +928,49 @@ def _request(book: Spreadsheet, request: dict) -> dict:
         if "title" in spec.get("properties", {}):
             book.title = spec["properties"]["title"]
         return {}
-    if kind in ("appendDimension", "insertDimension"):
-        if kind == "appendDimension":
-            sheet, length, dimension = book.sheet(sheet_id=spec.get("sheetId", 0)), spec["length"], spec["dimension"]
-        else:
-            rng = spec["range"]
-            sheet, dimension = book.sheet(sheet_id=rng.get("sheetId", 0)), rng["dimension"]
-            length = rng["endIndex"] - rng.get("startIndex", 0)
-            start = rng.get("startIndex", 0)
-            shift = {}
-            for (r, c), cell in sheet.cells.items():
-                if dimension == "ROWS" and r >= start:
-                    r += length
-                elif dimension == "COLUMNS" and c >= start:
-                    c += length
-                shift[(r, c)] = cell
-            sheet.cells = shift
-        if dimension == "ROWS":
+    if kind == "appendDimension":
+        sheet, length = book.sheet(sheet_id=spec.get("sheetId", 0)), spec["length"]
+        if spec["dimension"] == "ROWS":
             sheet.rows += length
         else:
             sheet.cols += length
         return {}
+    if kind == "insertDimension":
+        rng = spec["range"]
+        sheet, start = book.sheet(sheet_id=rng.get("sheetId", 0)), rng.get("startIndex", 0)
+        length = rng["endIndex"] - start
+        _remap(sheet, rng["dimension"], lambda i: i + length if i >= start else i, grow=length)
+        return {}
+    if kind == "deleteDimension":
+        rng = spec["range"]
+        sheet, start, end = book.sheet(sheet_id=rng.get("sheetId", 0)), rng.get("startIndex", 0), rng["endIndex"]
+        count = sheet.rows if rng["dimension"] == "ROWS" else sheet.cols
+        if end - start >= count:
+            raise ApiError(400, "Invalid requests[0].deleteDimension: You can't delete all the rows on the sheet.",
+                           "INVALID_ARGUMENT")
+        _remap(sheet, rng["dimension"], lambda i: None if start <= i < end else (i - (end - start) if i >= end else i),
+               grow=start - end)
+        return {}
+    if kind == "moveDimension":
+        rng = spec["source"]
+        sheet, start, end = book.sheet(sheet_id=rng.get("sheetId", 0)), rng.get("startIndex", 0), rng["endIndex"]
+        count = sheet.rows if rng["dimension"] == "ROWS" else sheet.cols
+        order = [i for i in range(count) if not start <= i < end]
+        # destinationIndex counts positions before the move, as the API documents
+        at = spec["destinationIndex"] - sum(1 for i in range(start, end) if i < spec["destinationIndex"])
+        order[at:at] = list(range(start, end))
+        new_index = {old: new for new, old in enumerate(order)}
+        _remap(sheet, rng["dimension"], new_index.__getitem__, grow=0)
+        return {}
+    if kind == "sortRange":
+        return _sort_range(book, spec)
+    if kind == "createDeveloperMetadata":
+        return {"createDeveloperMetadata": {"developerMetadata": _create_metadata(book, spec["developerMetadata"])}}
+    if kind == "deleteDeveloperMetadata":
+        deleted = _matching_metadata(book, [spec["dataFilter"]])
+        for sheet in book.sheets:
+            sheet.metadata = [m for m in sheet.metadata if m not in deleted]
+        return {"deleteDeveloperMetadata": {"deletedDeveloperMetadata": copy.deepcopy(deleted)}}
     if kind == "updateCells":
         if "range" in spec:
             sheet, r1, c1, r2, c2 = _grid_range(book, spec["range"])
