@@ -1,9 +1,12 @@
 """Benchmarks, reported as ratios against a baseline measured in the same run.
 
 Writer: `okrsync run` on a generated workbook of 20,000 key results and 2,000 KPIs, against
-openpyxl's own load + save of the same file. First run (every owned cell written) and second
-run (nothing to write). Each measurement runs in its own process so its peak memory (max RSS)
-is its own; rounds are interleaved and medians reported, since a shared machine is noisy.
+openpyxl's own load + save of the same file. First run (every owned cell written); unchanged
+run (the same day, nothing changed: not read at all); new day (not read, scored again from the
+history store); read again (the kept state dropped, as after an edit elsewhere in the file:
+read, validated, scored, nothing to write). Each measurement runs in its own process so its
+peak memory (max RSS) is its own; rounds are interleaved and medians reported, since a shared
+machine is noisy.
 
 Validation: `okrsync run` on 100,000 key-result rows; the seconds spent in validation (rules
 compiled into Pandera schemas, run lazily) and their share of the whole run, from the step
@@ -67,6 +70,10 @@ def measure(python: str, body: str) -> tuple[float, float]:
     return float(seconds), int(rss_kib) / 1024
 
 
+RUNS = {"first": "first run (all owned cells written)", "unchanged": "unchanged (not read)",
+        "new_day": "new day (scored again, not read)", "read_again": "read again, nothing to write"}
+
+
 def writer_bench(python: str, krs: int, kpis: int, rounds: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="okrsync-bench-"))
     original = folder / "original.xlsx"
@@ -77,26 +84,30 @@ def writer_bench(python: str, krs: int, kpis: int, rounds: int) -> dict:
                      f"wb.save({str(folder / 'baseline-out.xlsx')!r})")
     run_body = ("from okrsync.cli import main\ntry:\n    main(['-q', 'run', '-c', {cfg!r}, '--today', '2026-11-16'])\n"
                 "except SystemExit as e:\n    assert e.code == 0, e.code").format(cfg=str(config))
-    samples: dict[str, list[tuple[float, float]]] = {"baseline": [], "first": [], "second": []}
-    for _ in range(rounds):  # interleaved, so a busy moment on the machine hits all three alike
+    new_day_body = run_body.replace("2026-11-16", "2026-11-17")
+    forget = f"import sqlite3\nwith sqlite3.connect({str(folder / 'okrsync.db')!r}) as db:\n    db.execute('DELETE FROM source_state')"
+    samples: dict[str, list[tuple[float, float]]] = {k: [] for k in ("baseline", *RUNS)}
+    for _ in range(rounds):  # interleaved, so a busy moment on the machine hits all alike
         shutil.copyfile(original, book)
         for leftover in folder.glob("okrsync.db*"):
             leftover.unlink()
         samples["baseline"].append(measure(python, baseline_body))
         samples["first"].append(measure(python, run_body))
-        samples["second"].append(measure(python, run_body))
+        samples["unchanged"].append(measure(python, run_body))
+        samples["new_day"].append(measure(python, new_day_body))
+        subprocess.run([python, "-c", forget], check=True)
+        samples["read_again"].append(measure(python, new_day_body))
     shutil.rmtree(folder)
     med = {k: (statistics.median(t for t, _ in v), max(m for _, m in v)) for k, v in samples.items()}
-    ratios = {k: statistics.median(s[0] / b[0] for s, b in zip(samples[k], samples["baseline"])) for k in ("first", "second")}
-    return {
-        "key_results": krs, "kpis": kpis, "rounds": rounds,
-        "openpyxl_load_save_s": round(med["baseline"][0], 2), "openpyxl_peak_mib": round(med["baseline"][1]),
-        "first_run_s": round(med["first"][0], 2), "first_run_peak_mib": round(med["first"][1]),
-        "second_run_s": round(med["second"][0], 2), "second_run_peak_mib": round(med["second"][1]),
-        "first_run_ratio": round(ratios["first"], 2), "second_run_ratio": round(ratios["second"], 2),
-        "first_run_ratios": [round(s[0] / b[0], 2) for s, b in zip(samples["first"], samples["baseline"])],
-        "second_run_ratios": [round(s[0] / b[0], 2) for s, b in zip(samples["second"], samples["baseline"])],
-    }
+    result = {"key_results": krs, "kpis": kpis, "rounds": rounds,
+              "openpyxl_load_save_s": round(med["baseline"][0], 2), "openpyxl_peak_mib": round(med["baseline"][1])}
+    for k in RUNS:
+        ratios = [s[0] / b[0] for s, b in zip(samples[k], samples["baseline"])]
+        result[f"{k}_run_s"] = round(med[k][0], 2)
+        result[f"{k}_run_peak_mib"] = round(med[k][1])
+        result[f"{k}_run_ratio"] = round(statistics.median(ratios), 3)
+        result[f"{k}_run_ratios"] = [round(r, 3) for r in ratios]
+    return result
 
 
 def validation_bench(python: str, krs: int) -> dict:
@@ -147,11 +158,9 @@ def main() -> None:
     print(f"okrsync run on {w['key_results']:,} key results and {w['kpis']:,} KPIs, "
           f"median of {w['rounds']} interleaved rounds:")
     print(f"  openpyxl load+save (baseline): {w['openpyxl_load_save_s']:.2f} s, peak {w['openpyxl_peak_mib']} MiB")
-    print(f"  first run (all owned cells written): {w['first_run_s']:.2f} s = {w['first_run_ratio']:.2f} x baseline, "
-          f"peak {w['first_run_peak_mib']} MiB")
-    print(f"  second run (nothing to write):       {w['second_run_s']:.2f} s = {w['second_run_ratio']:.2f} x baseline, "
-          f"peak {w['second_run_peak_mib']} MiB")
-    print(f"  ratio in each round: first {w['first_run_ratios']}, second {w['second_run_ratios']}")
+    for k, label in RUNS.items():
+        print(f"  {label + ':':38} {w[k + '_run_s']:.2f} s = {w[k + '_run_ratio']:.3f} x baseline, "
+              f"peak {w[k + '_run_peak_mib']} MiB; each round {w[k + '_run_ratios']}")
     latest.write_text(json.dumps(result, indent=2))
     print(f"written to {latest}")
 

@@ -164,3 +164,12 @@ class Kpi:
     usable: bool = True
     status: Status = Status.NEEDS_DATA
     trend: str = ""
+
+
+@dataclass
+class Evaluation:
+    """A table's items, scored."""
+
+    objectives: list[Objective] = field(default_factory=list)
+    key_results: list[KeyResult] = field(default_factory=list)
+    kpis: list[Kpi] = field(default_factory=list)

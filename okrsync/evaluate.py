@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
 
 from okrsync.cycles import CycleError, parse_cycle
-from okrsync.domain import Finding, Kpi, KeyResult, Objective, Severity
+from okrsync.domain import Evaluation, Finding, Kpi, KeyResult, Objective, Severity
 from okrsync.ruleset import RuleSet
 from okrsync.score import kpi_status, kr_status, objective_status, trend
 from okrsync.table import Table
@@ -16,13 +15,6 @@ from okrsync.values import text_of
 # An error from one of these means the key result's numbers cannot be used (SPEC §3).
 BLOCKING_RULES = {"kr-measurable", "kr-direction", "values-in-range", "time-bound"}
 KPI_BLOCKING_RULES = {"kpi-measurable", "kpi-threshold"}
-
-
-@dataclass
-class Evaluation:
-    objectives: list[Objective] = field(default_factory=list)
-    key_results: list[KeyResult] = field(default_factory=list)
-    kpis: list[Kpi] = field(default_factory=list)
 
 
 def _num(value: float) -> float | None:

@@ -3,9 +3,8 @@ what the sheet shows now, after checking that no owned column holds someone else
 
 from __future__ import annotations
 
-from okrsync.domain import GREEN, OWN_COLOURS, RED, Finding
+from okrsync.domain import GREEN, OWN_COLOURS, RED, Evaluation, Finding
 from okrsync.errors import SourceError
-from okrsync.evaluate import Evaluation
 from okrsync.refs import column_letter
 from okrsync.sources.interface import CellChange, Grid
 from okrsync.table import Table

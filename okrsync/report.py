@@ -104,6 +104,7 @@ def as_json(run, command: str) -> str:
         }
         entry["timings_s"] = s.timings
         if command == "run":
+            entry["unchanged"] = s.unchanged  # not read: it showed what okrsync last saw
             entry["cells_to_write"] = len(s.changes)
             entry["cells_written"] = s.written
             entry["backup"] = s.backup

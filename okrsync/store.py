@@ -62,6 +62,14 @@ CREATE TABLE IF NOT EXISTS item_values (
     previous REAL,                -- the value before it (trends)
     PRIMARY KEY (source, kind, key)
 );
+CREATE TABLE IF NOT EXISTS source_state (
+    source TEXT PRIMARY KEY,      -- what a source showed after its last sync, to skip reading it
+    fingerprint TEXT NOT NULL,    -- the file's hash, or Drive's version, right after that sync
+    context TEXT NOT NULL,        -- hash of the rules, the configuration and okrsync's version
+    synced_on TEXT NOT NULL,      -- the run date its items were scored for
+    grids TEXT NOT NULL,          -- okrsync.snapshot: the tabs as the sheet shows them
+    result TEXT NOT NULL          -- okrsync.snapshot: findings and scored items
+);
 CREATE TABLE IF NOT EXISTS digests_sent (
     digest TEXT NOT NULL, period TEXT NOT NULL, recipient TEXT NOT NULL,
     message_id TEXT NOT NULL, sent_at TEXT NOT NULL,
@@ -157,11 +165,17 @@ class Store:
         self.db.commit()
 
     def record_source(self, run_id: int, result) -> None:
-        """One source's outcome, its items and findings (``result``: sync.SourceResult)."""
+        """One source's outcome, its items and findings (``result``: sync.SourceResult). The
+        items of a source that had not changed were recorded by the run that last read it."""
         with self.db:
             self.db.execute(
                 "INSERT INTO source_runs (run_id, source, ok, error, errors, warnings, cells_written) VALUES (?,?,?,?,?,?,?)",
                 (run_id, result.name, int(result.ok), result.error, result.errors, result.warnings, result.written))
+            self.db.executemany(
+                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?)",
+                [(run_id, f.source, f.tab, f.cell, f.row, f.rule, f.severity.value, f.message) for f in result.findings])
+            if result.unchanged:
+                return
             rows = []
             for o in result.evaluation.objectives:
                 rows.append((run_id, result.name, "objective", o.key, o.text, o.team, o.owner, o.score, o.status.text, None, o.first_row))
@@ -171,9 +185,6 @@ class Store:
             for k in result.evaluation.kpis:
                 rows.append((run_id, result.name, "kpi", k.key, k.name, k.team, k.owner, None, k.status.text, k.current, k.row))
             self.db.executemany("INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-            self.db.executemany(
-                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?)",
-                [(run_id, f.source, f.tab, f.cell, f.row, f.rule, f.severity.value, f.message) for f in result.findings])
 
     def snapshots(self, run_id: int) -> list[dict]:
         return _dicts(self.db.execute("SELECT * FROM snapshots WHERE run_id = ?", (run_id,)))
@@ -212,6 +223,28 @@ class Store:
                 return handle.read().strip() or "another process"
             fcntl.flock(handle, fcntl.LOCK_UN)
         return None
+
+    # -- what each source showed ---------------------------------------------------------------
+
+    def source_states(self) -> dict[str, dict]:
+        """Per source: the fingerprint, context and synced_on its state was kept with."""
+        return {row["source"]: row for row in _dicts(self.db.execute(
+            "SELECT source, fingerprint, context, synced_on FROM source_state"))}
+
+    def kept(self, source: str, what: str) -> str:
+        """A source's kept ``grids`` or ``result`` (okrsync.snapshot text)."""
+        column = {"grids": "grids", "result": "result"}[what]
+        return self.db.execute(f"SELECT {column} FROM source_state WHERE source = ?", (source,)).fetchone()[0]
+
+    def keep_source_state(self, source: str, fingerprint: str, context: str, synced_on: dt.date,
+                          grids: str, result: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO source_state VALUES (?,?,?,?,?,?)",
+                            (source, fingerprint, context, synced_on.isoformat(), grids, result))
+
+    def forget_source_state(self, source: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM source_state WHERE source = ?", (source,))
 
     # -- owned columns and KPI values --------------------------------------------------------
 

@@ -1,5 +1,11 @@
 """One pass over the configured sources: read → table → validate → score → plan → write →
-record. ``check`` stops before writing; ``run`` goes all the way."""
+record. ``check`` stops before writing; ``run`` goes all the way.
+
+A run keeps what each source showed in the history store (okrsync.freshness): a source that has
+not changed is not read again, and when nothing changed on the same day nothing is done at all.
+That path imports neither pandas, Pandera nor openpyxl: the modules that need them
+(table, validate, evaluate, plan) are imported where a table is actually built.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +15,22 @@ import gc
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from okrsync import logs
+from okrsync import logs, snapshot
 from okrsync.config import Config, SourceConfig
-from okrsync.domain import Finding, Severity, Status
+from okrsync.domain import Evaluation, Finding, Severity, Status
 from okrsync.errors import OkrsyncError, SourceError
-from okrsync.evaluate import Evaluation, evaluate_kpis, evaluate_okrs
-from okrsync.plan import desired_cells, diff, preflight, refuse_formulas
-from okrsync.ruleset import RuleSet, load_rules
-from okrsync.rule_context import RuleContext, build_context
+from okrsync.freshness import Probe, probe
 from okrsync.sources import open_source
 from okrsync.sources.interface import CellChange, Grid, Source
-from okrsync.table import ReadContext, Table, read_table
-from okrsync.validate import validate
+
+if TYPE_CHECKING:
+    from okrsync.rule_context import RuleContext
+    from okrsync.ruleset import RuleSet
+    from okrsync.table import Table
 
 log = logging.getLogger("okrsync")
-
 
 
 @dataclass
@@ -41,6 +47,7 @@ class SourceResult:
     written: int = 0
     backup: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    unchanged: bool = False  # not read: the sheet still shows what okrsync last saw
 
     @classmethod
     def of(cls, cfg: SourceConfig, error: OkrsyncError | None = None) -> "SourceResult":
@@ -96,31 +103,53 @@ class Loaded:
     grids: dict[str, Grid]
     tables: list[Table]
     seconds: float
+    probe: Probe | None = None  # set when the store keeps what the source showed
+    unchanged: bool = False  # the grids came from the store, not from a read
 
 
-def _load(cfg: SourceConfig, config: Config, today: dt.date) -> Loaded:
+def _load(cfg: SourceConfig, config: Config, today: dt.date, source: Source | None = None,
+          checked: Probe | None = None) -> Loaded:
     started = time.perf_counter()
-    source = open_source(cfg, config.google)
-    grids, tables = read_tables(source, cfg, config, today)
-    return Loaded(cfg, source, grids, tables, time.perf_counter() - started)
-
-
-def read_tables(source: Source, cfg: SourceConfig, config: Config, today: dt.date) -> tuple[dict[str, Grid], list[Table]]:
-    """A source's OKR and KPI tabs (those it has) and the tables found in them."""
+    source = source or open_source(cfg, config.google)
     grids = source.read([cfg.okr_tab, cfg.kpi_tab])
     if not grids:
         tabs = ", ".join(source.tab_names())
         raise SourceError(f"{cfg.location} has neither an {cfg.okr_tab} nor a {cfg.kpi_tab} tab (it has: {tabs}).")
+    return Loaded(cfg, source, grids, tables_of(grids, cfg, config, today), time.perf_counter() - started, checked)
+
+
+def _kept(checked: Probe, store, config: Config, today: dt.date) -> Loaded:
+    """A source that has not changed, loaded from what the store kept of it."""
+    started = time.perf_counter()
+    grids = snapshot.load_grids(store.kept(checked.cfg.name, "grids"))
+    tables = tables_of(grids, checked.cfg, config, today)
+    return Loaded(checked.cfg, checked.source, grids, tables, time.perf_counter() - started, checked, unchanged=True)
+
+
+def tables_of(grids: dict[str, Grid], cfg: SourceConfig, config: Config, today: dt.date) -> list[Table]:
+    """The tables found in a source's OKR and KPI tabs (those it has)."""
+    from okrsync.table import ReadContext, read_table
+
     context = ReadContext(today, config.cycle, config.fiscal_year_start)
-    tables = [read_table(grids[tab], kind, cfg, context)
-              for tab, kind in ((cfg.okr_tab, "okr"), (cfg.kpi_tab, "kpi")) if tab in grids]
-    return grids, tables
+    return [read_table(grids[tab], kind, cfg, context)
+            for tab, kind in ((cfg.okr_tab, "okr"), (cfg.kpi_tab, "kpi")) if tab in grids]
+
+
+def read_tables(source: Source, cfg: SourceConfig, config: Config, today: dt.date) -> tuple[dict[str, Grid], list[Table]]:
+    """A source's OKR and KPI tabs (those it has) and the tables found in them."""
+    loaded = _load(cfg, config, today, source)
+    return loaded.grids, loaded.tables
 
 
 def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: RuleContext, today: dt.date,
             store, write: bool, dry_run: bool) -> SourceResult:
+    from okrsync.evaluate import evaluate_kpis, evaluate_okrs
+    from okrsync.plan import desired_cells, diff, preflight, refuse_formulas
+    from okrsync.validate import validate
+
     cfg, source = loaded.cfg, loaded.source
     result = SourceResult.of(cfg)
+    result.unchanged = loaded.unchanged
     result.timings["read"] = round(loaded.seconds, 3)
     changes: list[CellChange] = []
     adopted_now: dict[str, dict[str, str]] = {}
@@ -148,6 +177,11 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
                 changes += tab_changes
                 adopted_now[table.tab] = table.owned_headers
     result.changes = changes
+    if loaded.unchanged and changes and write and not dry_run:
+        # a new day moved a status: read the source for real before writing into it
+        log.debug("read again: %d cells to write", len(changes))
+        return _finish(_load(cfg, config, today, source, loaded.probe), config, ruleset, rule_context, today,
+                       store, write, dry_run)
     if write and not dry_run:
         with _timed(result.timings, "write"):
             result.written = source.write(changes) if changes else 0
@@ -158,6 +192,27 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
                 store.adopt_columns(cfg.name, tab, headers)
             store.record_values(cfg.name, "kpi", {k.key: k.current for k in result.evaluation.kpis}, today)
             store.record_values(cfg.name, "key_result", {k.key: k.current for k in result.evaluation.key_results}, today)
+            if loaded.probe and loaded.probe.fingerprint:
+                _keep(store, loaded, result, today)
+    return result
+
+
+def _keep(store, loaded: Loaded, result: SourceResult, today: dt.date) -> None:
+    """What the sheet shows now that okrsync wrote, for the next run to start from."""
+    fingerprint = loaded.source.fingerprint() if result.written else loaded.probe.fingerprint
+    grids = {tab: snapshot.with_changes(grid, [c for c in result.changes if c.tab == tab])
+             for tab, grid in loaded.grids.items()}
+    owned = {table.tab: set(table.owned.values()) for table in loaded.tables}
+    store.keep_source_state(loaded.cfg.name, fingerprint, loaded.probe.context, today,
+                            snapshot.dump_grids(grids, owned),
+                            snapshot.dump({"findings": result.findings, "evaluation": result.evaluation}))
+
+
+def _unchanged_result(cfg: SourceConfig, store) -> SourceResult:
+    """The result a source had when it was last synced today, as the store kept it."""
+    kept = snapshot.load(store.kept(cfg.name, "result"))
+    result = SourceResult.of(cfg)
+    result.findings, result.evaluation, result.unchanged = kept["findings"], kept["evaluation"], True
     return result
 
 
@@ -188,14 +243,38 @@ def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bo
           progress=None) -> list[SourceResult]:
     """Load every source (cross-source rules need all of them), then validate, score and write
     the selected ones. Callers pause the collector around it (see _collector_paused)."""
-    ruleset = load_rules(config.rules)
     selected = {cfg.name for cfg in _selected(config, names)}
+    chosen = [cfg for cfg in config.sources if cfg.name in selected]
+    states = store.source_states() if store is not None and write and not dry_run else None
+    probes: dict[str, Probe] = {}
+    if states is not None:
+        for cfg in config.sources:
+            with logs.context(source=cfg.name):
+                probes[cfg.name] = probe(cfg, config, states.get(cfg.name), today)
+                if probes[cfg.name].reason:
+                    log.debug("%s: %s", "scored again" if probes[cfg.name].unchanged else "read again",
+                              probes[cfg.name].reason)
+        if all(p.same_day for p in probes.values()):  # nothing changed anywhere since today's last sync
+            results = []
+            for number, cfg in enumerate(chosen, start=1):
+                if progress:
+                    progress(number, len(chosen), cfg.name)
+                results.append(_unchanged_result(cfg, store))
+            return results
+    from okrsync.rule_context import build_context
+    from okrsync.ruleset import load_rules
+
+    ruleset = load_rules(config.rules)
     loaded: dict[str, Loaded] = {}
     failed: dict[str, SourceResult] = {}
     for cfg in config.sources:
+        checked = probes.get(cfg.name)
         try:
             with logs.context(source=cfg.name):
-                loaded[cfg.name] = _load(cfg, config, today)
+                if checked and checked.unchanged:
+                    loaded[cfg.name] = _kept(checked, store, config, today)
+                else:
+                    loaded[cfg.name] = _load(cfg, config, today, checked.source if checked else None, checked)
         except OkrsyncError as exc:
             if cfg.name in selected:
                 failed[cfg.name] = SourceResult.of(cfg, exc)
@@ -204,7 +283,6 @@ def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bo
     recorded = store.recorded_values() if store else {}
     rule_context = build_context([t for item in loaded.values() for t in item.tables], today, recorded)
     results = []
-    chosen = [cfg for cfg in config.sources if cfg.name in selected]
     for number, cfg in enumerate(chosen, start=1):
         if progress:
             progress(number, len(chosen), cfg.name)

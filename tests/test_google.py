@@ -45,12 +45,22 @@ def test_one_read_and_one_write_then_nothing(tmp_path, google):  # noqa: F811
     config = google_config(tmp_path, google, book.id)
     google.admin("reset")
     assert okrsync("run", "-c", config, *TODAY).exit_code == 0
-    # Drive's version before the read, and again before the first (not yet anchored) write
-    assert google.counts() == {"drive.files.get": 2, "spreadsheets.get": 1, "spreadsheets.batchUpdate": 1}
+    # Drive's version before the read, before the first (not yet anchored) write, and after it
+    assert google.counts() == {"drive.files.get": 3, "spreadsheets.get": 1, "spreadsheets.batchUpdate": 1}
     google.admin("reset")
     second = okrsync("run", "-c", config, "--json", *TODAY)
     assert json.loads(second.stdout)["sources"][0]["cells_written"] == 0
-    assert google.counts() == {"drive.files.get": 1, "spreadsheets.get": 1}
+    assert json.loads(second.stdout)["sources"][0]["unchanged"] is True
+    assert google.counts() == {"drive.files.get": 1}  # unchanged: no Sheets API call at all
+    google.admin("reset")
+    tomorrow = okrsync("run", "-c", config, "--json", "--today", "2026-11-17")
+    assert json.loads(tomorrow.stdout)["sources"][0]["unchanged"] is True  # scored again, not read
+    assert google.counts() == {"drive.files.get": 1}
+    book.worksheet("OKRs").update([[85]], "J2")  # someone edits: the next run reads and writes
+    google.admin("reset")
+    edited = okrsync("run", "-c", config, "--json", "--today", "2026-11-17")
+    assert json.loads(edited.stdout)["sources"][0]["unchanged"] is False
+    assert google.counts() == {"drive.files.get": 2, "spreadsheets.get": 1, "spreadsheets.batchUpdate": 1}
 
 
 def test_text_is_never_a_formula(tmp_path, google):  # noqa: F811
@@ -155,8 +165,8 @@ def test_a_spreadsheet_with_only_an_okrs_tab(tmp_path, google):  # noqa: F811
     result = okrsync("run", "-c", google_config(tmp_path, google, book.id), "--json", *TODAY)
     assert result.exit_code == 0, result.stderr
     # the two-tab read fails, the tabs are listed once, the OKRs tab is read, then one write
-    # (Drive's version before the read and before the first write)
-    assert google.counts() == {"drive.files.get": 2, "spreadsheets.get": 3, "spreadsheets.batchUpdate": 1}
+    # (Drive's version before the read, before the first write and after it)
+    assert google.counts() == {"drive.files.get": 3, "spreadsheets.get": 3, "spreadsheets.batchUpdate": 1}
     source = json.loads(result.stdout)["sources"][0]
     assert len(source["key_results"]) == 3 and source["kpis"] == []
     assert book.worksheet("OKRs").acell("L2").value == "On track"

@@ -20,8 +20,7 @@ def rows_with_notes() -> dict[str, list[list]]:
     """The basic OKR sheet with a column of the team's own notes right of Current."""
     rows = basic_rows()
     notes = ["Notes", "survey in week 3", "ask Bo", "launched 1 Nov"]
-    for row, note in zip(rows["OKRs"], notes):
-        row.append(note)
+    rows["OKRs"] = [row + [note] for row, note in zip(rows["OKRs"], notes)]  # copies: the header is shared
     return rows
 
 

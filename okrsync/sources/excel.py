@@ -6,6 +6,7 @@ from okrsync.config import SourceConfig
 from okrsync.domain import OWN_COLOURS
 from okrsync.errors import WorkbookError
 from okrsync.sources.interface import CellChange, Grid
+from okrsync.xlsx.package import fingerprint
 from okrsync.xlsx.sheet import Write
 from okrsync.xlsx.styles import NO_FILL, SCORE_FORMAT_ID
 from okrsync.xlsx.workbook import Workbook
@@ -18,12 +19,22 @@ class ExcelSource:
         self._workbook: Workbook | None = None
         self._cells: dict[str, dict] = {}
         self.last_backup = None
+        self._written: str | None = None  # the hash of the file okrsync wrote, once it has
 
     @property
     def workbook(self) -> Workbook:
         if self._workbook is None:
             self._workbook = Workbook(self.config.excel)
         return self._workbook
+
+    def fingerprint(self) -> str:
+        """The file's content hash (the one okrsync wrote, right after a write)."""
+        if self._written:
+            return f"sha256:{self._written}"
+        try:
+            return f"sha256:{fingerprint(self.config.excel).sha256}"
+        except OSError as exc:
+            raise WorkbookError(f"{self.location} cannot be read: {exc.strerror}.") from None
 
     def tab_names(self) -> list[str]:
         return self.workbook.tabs
@@ -67,4 +78,5 @@ class ExcelSource:
             by_tab.setdefault(change.tab, []).append(Write(change.row, change.col, change.value, derived[key]))
         result = self.workbook.write(by_tab, backups=self.config.backups)
         self.last_backup = result.backup
+        self._written = result.sha256
         return result.cells

@@ -68,6 +68,13 @@ def _cell_range(sheet_id: int, row: int, col: int) -> dict:
             "startColumnIndex": col - 1, "endColumnIndex": col}
 
 
+def _next_version(before: str | None, after: str) -> bool:
+    try:
+        return before is not None and int(after) == int(before) + 1
+    except ValueError:
+        return False
+
+
 def _create_anchor(key: str, sheet_id: int, dimension: str, start: int, end: int, metadata_id: int | None = None) -> dict:
     metadata = {"metadataKey": key, "visibility": "DOCUMENT",
                 "location": {"dimensionRange": {"sheetId": sheet_id, "dimension": dimension,
@@ -106,16 +113,19 @@ class GoogleSource:
         self.fills: dict[tuple[str, int, int], str | None] = {}
         self.anchors: dict[str, list[dict]] = {}  # tab → okrsync's developer metadata there, as read
         self.read_version: str | None = None  # Drive's version of the file just before the read
+        self.written_version: str | None = None  # the version to compare the next run with, after a write
 
     # -- calls ----------------------------------------------------------------------------
 
-    def _call(self, what: str, send):
-        """One API call through the shared limiter, retried on quota, server and network errors."""
+    def _call(self, what: str, send, sheets_quota: bool = True):
+        """One API call, retried on quota, server and network errors; a Sheets API call goes
+        through the shared limiter (Drive's quota is another, and far larger)."""
         from gspread.exceptions import APIError
 
         attempt = 0
         while True:
-            self.limiter.acquire()
+            if sheets_quota:
+                self.limiter.acquire()
             try:
                 return send()
             except APIError as exc:
@@ -161,12 +171,24 @@ class GoogleSource:
         """Drive's ``version`` and ``modifiedTime`` of the spreadsheet: both change with every
         change of its content, and Drive's quota is not the Sheets API's."""
         response = self._call("check it for changes", lambda: self.gspread.http_client.request(
-            "get", DRIVE_FILE.format(key=self.key), params={"fields": "version,modifiedTime", "supportsAllDrives": "true"}))
+            "get", DRIVE_FILE.format(key=self.key), params={"fields": "version,modifiedTime", "supportsAllDrives": "true"}),
+            sheets_quota=False)
         info = response.json()
         return {"version": str(info.get("version", "")), "modifiedTime": info.get("modifiedTime", "")}
 
+    def fingerprint(self) -> str:
+        """Drive's version: one Drive call, no Sheets API quota. The first one is also the
+        version a first write is checked against."""
+        if self.written_version is not None:
+            return f"drive-version:{self.written_version}"
+        version = self.version()["version"]
+        if self.read_version is None:
+            self.read_version = version
+        return f"drive-version:{version}"
+
     def read(self, tabs: list[str]) -> dict[str, Grid]:
-        self.read_version = self.version()["version"]
+        if self.read_version is None:
+            self.read_version = self.version()["version"]
 
         def fetch(wanted):
             params = {"includeGridData": "true", "fields": READ_FIELDS, "ranges": [_quote(t) for t in wanted]}
@@ -275,6 +297,11 @@ class GoogleSource:
                     "okrsync was syncing, so nothing was written this run (the next run writes the right cells). "
                     f"Google said: {exc}") from None
             raise
+        # The version after the write stands for "as okrsync left it" only if okrsync's batch
+        # was the one change since the read; if someone else's edit came in between, keep the
+        # version the read saw, so that the next run reads the sheet again.
+        after = self.version()["version"]
+        self.written_version = after if _next_version(self.read_version, after) else self.read_version
         return len(changes)
 
     def _update(self, change: CellChange) -> list[dict]:

@@ -53,3 +53,7 @@ class Source(Protocol):
 
     def write(self, changes: list[CellChange]) -> int:
         """Write ``changes`` (already reduced to what differs); returns cells written."""
+
+    def fingerprint(self) -> str:
+        """What changes whenever the spreadsheet's content changes: before a read, the source
+        as it is; after okrsync's write, the source as okrsync left it."""

@@ -4,9 +4,13 @@ tests/data/google-recordings (field names, omitted zero values, trimmed empty ce
 range quoting, error bodies); tests/test_sheets_emulator.py replays those recordings.
 
 It also serves the OAuth token endpoint (a test service-account key points its ``token_uri``
-here), counts requests per method, enforces a per-minute quota (429 RESOURCE_EXHAUSTED) and
-injects faults on demand, all controlled over ``/__admin/...`` so that a test or benchmark in
-another process can use it.
+here), counts requests per method, enforces a per-minute quota on Sheets API calls (429
+RESOURCE_EXHAUSTED; Drive's own quota is far larger and not modelled), injects faults, and
+makes a person's edits between two calls of a client (``/__admin/edit``), all controlled over
+``/__admin/...`` so that a test or benchmark in another process can use it. It models what
+people do to a sheet's layout — rows and columns inserted, deleted and moved, ranges sorted,
+tabs renamed and moved — with cells, formats, merges and developer metadata moving along, and
+gives the spreadsheet a new Drive ``version`` and ``modifiedTime`` with every change.
 
 Run on its own:  python -m okrsync.testing.sheets_emulator --port 8765
 """
@@ -475,7 +479,7 @@ def make_handler(emulator: Emulator):
                 if fault["status"]:
                     status = {500: "INTERNAL", 503: "UNAVAILABLE"}.get(fault["status"], "UNKNOWN")
                     return self._error(fault["status"], "The service is currently unavailable.", status)
-            if emulator.over_quota():
+            if not name.startswith("drive.") and emulator.over_quota():  # the Sheets API's quota only
                 return self._error(429, "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute "
                                         "per user' of service 'sheets.googleapis.com'.", "RESOURCE_EXHAUSTED")
             who = _identity(self.headers)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from okrsync.errors import WorkbookError, WriteSkipped
-from okrsync.xlsx.package import NS_MAIN, Package, lock_holder, same_file
+from okrsync.xlsx.package import NS_MAIN, Package, fingerprint, lock_holder, same_file
 from okrsync.xlsx.sheet import Cells, SheetXml, Write
 from okrsync.xlsx.styles import Styles
 
@@ -30,6 +30,7 @@ TEMP_PREFIX = ".~okrsync-"
 class WriteResult:
     cells: int
     backup: Path | None
+    sha256: str | None = None  # of the file as written
 
 
 class Workbook:
@@ -112,6 +113,7 @@ class Workbook:
         temp = self.path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{self.path.name}")
         try:
             self._write_package(temp, new_parts)
+            written = fingerprint(temp).sha256
             if not same_file(self.path, self.package.fingerprint):
                 raise WriteSkipped(f"{self.path} changed while okrsync was writing; nothing was written this run.")
             backup = _keep_backup(self.path, backups)
@@ -120,7 +122,7 @@ class Workbook:
             if temp.exists():
                 temp.unlink()
         _fsync_dir(self.path.parent)
-        return WriteResult(total, backup)
+        return WriteResult(total, backup, written)
 
     def _write_package(self, temp: Path, new_parts: dict[str, bytes | Iterator[str]]) -> None:
         """The package with ``new_parts`` (whole, or a worksheet's text in chunks) in place of
