@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from okrsync import __version__
+from okrsync import __version__, snapshot
 from okrsync.config import Config, SourceConfig
 from okrsync.errors import OkrsyncError
 from okrsync.sources import open_source
@@ -34,7 +34,7 @@ class Probe:
 
 def context_key(config: Config, cfg: SourceConfig) -> str:
     """What, besides the sheet, decides a source's findings, scores and cells."""
-    digest = hashlib.sha256(f"okrsync {__version__}\n{cfg!r}\n{config.cycle}|{config.fiscal_year_start}|"
+    digest = hashlib.sha256(f"okrsync {__version__} {snapshot.FORMAT}\n{cfg!r}\n{config.cycle}|{config.fiscal_year_start}|"
                             f"{config.timezone.key}\n".encode())
     for path in config.rules:
         try:

@@ -14,7 +14,7 @@ import datetime as dt
 import gc
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from okrsync import logs, snapshot
@@ -124,6 +124,17 @@ def _kept(checked: Probe, store, config: Config, today: dt.date) -> Loaded:
     grids = snapshot.load_grids(store.kept(checked.cfg.name, "grids"))
     tables = tables_of(grids, checked.cfg, config, today)
     return Loaded(checked.cfg, checked.source, grids, tables, time.perf_counter() - started, checked, unchanged=True)
+
+
+def _load_or_keep(cfg: SourceConfig, checked: Probe | None, store, config: Config, today: dt.date) -> Loaded:
+    """A source from the store's copy when it has not changed; read otherwise."""
+    if checked and checked.unchanged:
+        try:
+            return _kept(checked, store, config, today)
+        except snapshot.Unreadable as exc:
+            log.debug("read again: the history store's copy cannot be read (%s)", exc)
+            checked = replace(checked, unchanged=False, same_day=False)
+    return _load(cfg, config, today, checked.source if checked else None, checked)
 
 
 def tables_of(grids: dict[str, Grid], cfg: SourceConfig, config: Config, today: dt.date) -> list[Table]:
@@ -255,12 +266,15 @@ def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bo
                     log.debug("%s: %s", "scored again" if probes[cfg.name].unchanged else "read again",
                               probes[cfg.name].reason)
         if all(p.same_day for p in probes.values()):  # nothing changed anywhere since today's last sync
-            results = []
-            for number, cfg in enumerate(chosen, start=1):
-                if progress:
-                    progress(number, len(chosen), cfg.name)
-                results.append(_unchanged_result(cfg, store))
-            return results
+            try:
+                results = [_unchanged_result(cfg, store) for cfg in chosen]
+                for number, cfg in enumerate(chosen, start=1):
+                    if progress:
+                        progress(number, len(chosen), cfg.name)
+                return results
+            except snapshot.Unreadable as exc:
+                log.debug("read again: the history store's copy cannot be read (%s)", exc)
+                probes = {name: replace(p, unchanged=False, same_day=False) for name, p in probes.items()}
     from okrsync.rule_context import build_context
     from okrsync.ruleset import load_rules
 
@@ -271,10 +285,7 @@ def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bo
         checked = probes.get(cfg.name)
         try:
             with logs.context(source=cfg.name):
-                if checked and checked.unchanged:
-                    loaded[cfg.name] = _kept(checked, store, config, today)
-                else:
-                    loaded[cfg.name] = _load(cfg, config, today, checked.source if checked else None, checked)
+                loaded[cfg.name] = _load_or_keep(cfg, checked, store, config, today)
         except OkrsyncError as exc:
             if cfg.name in selected:
                 failed[cfg.name] = SourceResult.of(cfg, exc)

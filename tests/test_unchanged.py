@@ -93,3 +93,19 @@ def test_a_run_that_finds_nothing_changed_imports_no_table_machinery(workspace):
 
     assert "pandas" in imported()  # the first run reads, validates and scores
     assert imported() == []  # the second finds nothing changed
+
+
+def test_a_damaged_copy_in_the_store_means_reading_again(workspace):
+    import sqlite3
+
+    folder, book, config = workspace
+    first, _ = run(config, "2026-11-16")
+    with sqlite3.connect(folder / "okrsync.db") as db:
+        db.execute("UPDATE source_state SET result = '{\"shared\": [], \"value\": {\"$\": \"Nope\"}}', grids = 'not json'")
+    same_day, log = run(config, "2026-11-16", "-v")
+    assert "read again: the history store's copy cannot be read" in log
+    assert same_day["unchanged"] is False and same_day["key_results"] == first["key_results"]
+    with sqlite3.connect(folder / "okrsync.db") as db:
+        db.execute("UPDATE source_state SET grids = '[1, 2'")
+    next_day, log = run(config, "2026-11-17", "-v")
+    assert "read again: the history store's copy cannot be read" in log and next_day["unchanged"] is False

@@ -209,6 +209,30 @@ def test_a_file_changed_since_it_was_read_is_not_written(tmp_path, workspace):
     assert book.read_bytes() == after_edit and changed
 
 
+def test_a_workbook_saved_by_someone_mid_run_is_left_as_they_saved_it(workspace, monkeypatch):
+    """Someone saves the workbook while okrsync is writing its new copy: okrsync's copy is
+    dropped, the person's file stays, and the next run reads and writes their version."""
+    folder, book, config = workspace
+    rows = basic_rows()
+    rows["OKRs"][1][9] = 88  # the person's edit
+    theirs = build_xlsx(folder / "theirs.xlsx", rows).read_bytes()
+    real_fsync = os.fsync
+
+    def save_then_fsync(fd):
+        if not book.read_bytes() == theirs:
+            book.write_bytes(theirs)  # Excel saves, just as okrsync finishes its temporary copy
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", save_then_fsync)
+    result = okrsync("run", "-c", config, "--today", "2026-11-16")
+    monkeypatch.undo()
+    assert result.exit_code == 1 and "changed while okrsync was writing; nothing was written" in result.stderr
+    assert book.read_bytes() == theirs and not list(folder.glob(".~okrsync-*"))
+    again = okrsync("run", "-c", config, "--today", "2026-11-16", "--json")
+    assert again.exit_code == 0 and '"unchanged": false' in again.stdout
+    assert openpyxl.load_workbook(book, data_only=True)["OKRs"]["K2"].value == 0.9  # their 88, scored
+
+
 def test_backups_are_kept_and_pruned(tmp_path, workspace):
     folder, book, config = workspace
     for current in (10, 20, 30, 40, 50):

@@ -339,11 +339,13 @@ class GoogleSource:
             if place in wanted:
                 wanted.discard(place)
             elif anchor["metadataKey"] != OWNED_ANCHOR:  # the grid grew: the same anchor, moved
-                key, dimension, start, end = next(w for w in wanted if w[0] == anchor["metadataKey"])
-                wanted.discard((key, dimension, start, end))
-                requests_ += [{"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": {
-                                  "metadataId": anchor["metadataId"]}}}},
-                              _create_anchor(key, sheet_id, dimension, start, end, anchor["metadataId"])]
+                spot = next((w for w in wanted if w[0] == anchor["metadataKey"]), None)
+                requests_.append({"deleteDeveloperMetadata": {"dataFilter": {"developerMetadataLookup": {
+                                  "metadataId": anchor["metadataId"]}}}})
+                if spot:  # (a second anchor of one kind is only deleted)
+                    wanted.discard(spot)
+                    key, dimension, start, end = spot
+                    requests_.append(_create_anchor(key, sheet_id, dimension, start, end, anchor["metadataId"]))
         requests_ += [_create_anchor(key, sheet_id, dimension, start, end) for key, dimension, start, end in sorted(wanted)]
         return requests_
 
