@@ -242,10 +242,6 @@ class Store:
             self.db.execute("INSERT OR REPLACE INTO source_state VALUES (?,?,?,?,?,?)",
                             (source, fingerprint, context, synced_on.isoformat(), grids, result))
 
-    def forget_source_state(self, source: str) -> None:
-        with self.db:
-            self.db.execute("DELETE FROM source_state WHERE source = ?", (source,))
-
     # -- owned columns and KPI values --------------------------------------------------------
 
     def adopted_columns(self, source: str, tab: str) -> dict[str, str]:

@@ -1,7 +1,6 @@
 """okrsync's own cell-reference and date-serial helpers give openpyxl's answers (they exist so
 that a run does not load openpyxl)."""
 
-import datetime as dt
 import subprocess
 import sys
 

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import basic_rows, build_xlsx, okrsync, write_config
+from tests.conftest import basic_rows, build_xlsx, okrsync
 
 
 def run(config, today: str, *extra: str):

@@ -167,28 +167,27 @@ class GoogleSource:
             self.key, params={"fields": "sheets.properties.title"}))
         return [s["properties"]["title"] for s in meta.get("sheets", [])]
 
-    def version(self) -> dict:
-        """Drive's ``version`` and ``modifiedTime`` of the spreadsheet: both change with every
-        change of its content, and Drive's quota is not the Sheets API's."""
+    def version(self) -> str:
+        """Drive's ``version`` of the spreadsheet: it goes up with every change of its content
+        (as ``modifiedTime`` moves), and Drive's quota is not the Sheets API's."""
         response = self._call("check it for changes", lambda: self.gspread.http_client.request(
-            "get", DRIVE_FILE.format(key=self.key), params={"fields": "version,modifiedTime", "supportsAllDrives": "true"}),
+            "get", DRIVE_FILE.format(key=self.key), params={"fields": "version", "supportsAllDrives": "true"}),
             sheets_quota=False)
-        info = response.json()
-        return {"version": str(info.get("version", "")), "modifiedTime": info.get("modifiedTime", "")}
+        return str(response.json().get("version", ""))
 
     def fingerprint(self) -> str:
         """Drive's version: one Drive call, no Sheets API quota. The first one is also the
         version a first write is checked against."""
         if self.written_version is not None:
             return f"drive-version:{self.written_version}"
-        version = self.version()["version"]
+        version = self.version()
         if self.read_version is None:
             self.read_version = version
         return f"drive-version:{version}"
 
     def read(self, tabs: list[str]) -> dict[str, Grid]:
         if self.read_version is None:
-            self.read_version = self.version()["version"]
+            self.read_version = self.version()
 
         def fetch(wanted):
             params = {"includeGridData": "true", "fields": READ_FIELDS, "ranges": [_quote(t) for t in wanted]}
@@ -269,7 +268,7 @@ class GoogleSource:
             requests_ += [r for anchor in self.anchors.get(tab, []) for r in _still_there(anchor)]
         guarded = bool(requests_)
         if any(not self.anchors.get(tab) for tab in tabs) and self.read_version is not None:
-            if self.version()["version"] != self.read_version:
+            if self.version() != self.read_version:
                 raise WriteSkipped(f"{self.location} was edited while okrsync was syncing it; nothing was written "
                                    "this run (the next run writes the right cells).")
         grid_columns = {}
@@ -300,7 +299,7 @@ class GoogleSource:
         # The version after the write stands for "as okrsync left it" only if okrsync's batch
         # was the one change since the read; if someone else's edit came in between, keep the
         # version the read saw, so that the next run reads the sheet again.
-        after = self.version()["version"]
+        after = self.version()
         self.written_version = after if _next_version(self.read_version, after) else self.read_version
         return len(changes)
 
