@@ -13,6 +13,7 @@ import click
 
 from okrsync import __version__, logs
 from okrsync.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OkrsyncError
+from okrsync.values import terminal_safe
 
 log = logging.getLogger("okrsync")
 
@@ -22,6 +23,11 @@ Exit codes:
   1  validation errors, a source that failed, a digest not sent, or (doctor) a problem
   2  usage or configuration error
   3  another okrsync process holds the history store"""
+
+
+def _echo(message: str = "", err: bool = False) -> None:
+    """Everything okrsync prints carries values from sheets: made safe for a terminal first."""
+    click.echo(terminal_safe(str(message)), err=err)
 
 
 def _set_verbosity(ctx: click.Context, param: click.Parameter, value: int) -> None:
@@ -80,7 +86,7 @@ def common_options(f):
 def _progress(number: int, total: int, name: str) -> None:
     """Progress for runs over several sources, when stderr is a terminal."""
     if total > 1:
-        click.echo(f"[{number}/{total}] {name}", err=True)
+        _echo(f"[{number}/{total}] {name}", err=True)
 
 
 def _load(config_path):
@@ -113,10 +119,10 @@ def init(directory: str, demo: bool, google: str | None, credentials: str | None
                                            credentials=Path(credentials).resolve() if credentials else None),
                               GoogleConfig())
         added = lay_out(source)
-        click.echo(f"{source.location}: " + (f"added the tabs {', '.join(added)}" if added else "its tabs are already there"))
+        _echo(f"{source.location}: " + (f"added the tabs {', '.join(added)}" if added else "its tabs are already there"))
     for path in init_directory(directory, demo=demo, force=force, google=google, credentials=credentials):
-        click.echo(f"wrote {path}")
-    click.echo(f"next: fill in the sheet, then run `okrsync run -c {directory}/okrsync.toml`")
+        _echo(f"wrote {path}")
+    _echo(f"next: fill in the sheet, then run `okrsync run -c {directory}/okrsync.toml`")
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -133,7 +139,7 @@ def validate(config_path, sources, as_json, today) -> None:
     finally:
         if history:
             history.close()
-    click.echo(report.as_json(result, "validate") if as_json else report.findings_text(result))
+    _echo(report.as_json(result, "validate") if as_json else report.findings_text(result))
     if result.failed or any(s.errors for s in result.sources):
         raise SystemExit(EXIT_FAILED)
 
@@ -155,18 +161,18 @@ def run(config_path, sources, as_json, today, dry_run) -> None:
         with Store(config.state) as store:
             result = sync.run(config, day, sources, dry_run=dry_run, store=store, progress=progress)
     if as_json:
-        click.echo(report.as_json(result, "run"))
+        _echo(report.as_json(result, "run"))
     else:
-        click.echo(report.summary_table(result))
+        _echo(report.summary_table(result))
         if dry_run:
-            click.echo("\nwould write:\n" + report.changes_text(result))
+            _echo("\nwould write:\n" + report.changes_text(result))
         else:
-            click.echo("")
+            _echo("")
             for s in result.sources:
-                click.echo(f"{s.name}: {s.location}" + (f"  (failed: {s.error})" if not s.ok else ""))
-            click.echo(f"history: {config.state}")
+                _echo(f"{s.name}: {s.location}" + (f"  (failed: {s.error})" if not s.ok else ""))
+            _echo(f"history: {config.state}")
             for where in result.digests:
-                click.echo(f"digest: {where}")
+                _echo(f"digest: {where}")
     if result.failed or result.digest_errors:
         raise SystemExit(EXIT_FAILED)
 
@@ -205,18 +211,18 @@ def digest(config_path, names, preview, send_now, force, today) -> None:
             period = digests.period_of(d, digests.now_for(config, sheets))
             if preview:
                 for path in digests.preview(config, d, sheets, store, Path(preview)):
-                    click.echo(f"{d.name}: wrote {path}")
+                    _echo(f"{d.name}: wrote {path}")
             elif send_now:
                 outcome = digests.send(config, d, sheets, store, period, force=force)
                 for where in outcome.sent:
-                    click.echo(f"{d.name}: sent to {where}")
+                    _echo(f"{d.name}: sent to {where}")
                 if not outcome.sent and not outcome.errors:
-                    click.echo(f"{d.name}: already sent for the period of {period} (--force sends again)")
+                    _echo(f"{d.name}: already sent for the period of {period} (--force sends again)")
                 failed = failed or bool(outcome.errors)
             else:
                 to = "each owner" if d.to == "owners" else ", ".join(d.to)
                 sent = store.sent_count(d.name, period)
-                click.echo(f"{d.name}: to {to}, {d.when} ({config.timezone.key}); current period {period}: "
+                _echo(f"{d.name}: to {to}, {d.when} ({config.timezone.key}); current period {period}: "
                            + (f"sent to {sent} recipient(s)" if sent else "not sent yet"))
     if failed:
         raise SystemExit(EXIT_FAILED)
@@ -241,9 +247,9 @@ def rules(config_path, explain, as_json) -> None:
         files = [default_rules()]  # no configuration here: show the shipped defaults
     ruleset = load_rules(files)
     if explain:
-        click.echo(report.explain_text(ruleset, explain))
+        _echo(report.explain_text(ruleset, explain))
     else:
-        click.echo(report.rules_json(ruleset) if as_json else report.rules_text(ruleset))
+        _echo(report.rules_json(ruleset) if as_json else report.rules_text(ruleset))
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -285,7 +291,7 @@ def status(config_path, as_json) -> None:
     finally:
         if store:
             store.close()
-    click.echo(json.dumps(info, indent=2, default=str) if as_json else report.text(info))
+    _echo(json.dumps(info, indent=2, default=str) if as_json else report.text(info))
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -298,7 +304,7 @@ def doctor(config_path, today) -> None:
     from okrsync import doctor as checks
 
     results = checks.run_checks(config_path, today)
-    click.echo(checks.text(results))
+    _echo(checks.text(results))
     if not all(c.ok for c in results):
         raise SystemExit(EXIT_FAILED)
 
@@ -315,10 +321,10 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+        _echo("Aborted.", err=True)
         sys.exit(EXIT_FAILED)
     except OkrsyncError as exc:
-        click.echo(f"okrsync: {exc}", err=True)
+        _echo(f"okrsync: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -17,6 +17,7 @@ from okrsync.layout import KPI_FIELDS, OKR_FIELDS, OWNED_DEFAULTS
 
 CONFIG_ENV = "OKRSYNC_CONFIG"
 TODAY_ENV = "OKRSYNC_TODAY"
+MAX_ROWS = 150_000  # rows with values per tab; `max_rows` in okrsync.toml changes it
 
 @dataclass
 class SourceConfig:
@@ -29,6 +30,7 @@ class SourceConfig:
     columns: dict[str, str] = field(default_factory=dict)
     owned_columns: dict[str, str] = field(default_factory=lambda: dict(OWNED_DEFAULTS))
     backups: int = 3
+    max_rows: int = MAX_ROWS  # a bigger table is refused before it is read whole
 
     @property
     def location(self) -> str:
@@ -173,7 +175,7 @@ def _string_table(check: _Checker, name: str, allowed: tuple[str, ...] | None) -
     return dict(table)
 
 
-def _source(path: Path, raw: object, index: int, default_backups: int) -> SourceConfig:
+def _source(path: Path, raw: object, index: int, default_backups: int, default_max_rows: int) -> SourceConfig:
     where = f"sources[{index}]."
     if not isinstance(raw, dict):
         raise ConfigError(f"Configuration key `sources[{index}]` in {path} must be a table ([[sources]]).")
@@ -197,9 +199,12 @@ def _source(path: Path, raw: object, index: int, default_backups: int) -> Source
         columns=_string_table(check, "columns", tuple(dict.fromkeys(OKR_FIELDS + KPI_FIELDS))),
         owned_columns=owned,
         backups=check.get("backups", int, default_backups),
+        max_rows=check.get("max_rows", int, default_max_rows),
     )
     if source.backups < 0:
         raise check.fail("backups", "must be 0 (no backups) or more")
+    if source.max_rows < 1:
+        raise check.fail("max_rows", "must be 1 or more")
     check.done()
     return source
 
@@ -246,9 +251,11 @@ def load_config(path: Path) -> Config:
     except CycleError as exc:
         raise check.fail("cycle", f"is not a cycle: {exc}") from None
 
-    backups = 3
+    max_rows = check.get("max_rows", int, MAX_ROWS)
+    if max_rows < 1:
+        raise check.fail("max_rows", "must be 1 or more")
     raw_sources = check.get("sources", list, [])
-    sources = [_source(path, item, i, backups) for i, item in enumerate(raw_sources)]
+    sources = [_source(path, item, i, 3, max_rows) for i, item in enumerate(raw_sources)]
     if not sources:
         raise check.fail("sources", "is missing: add at least one [[sources]] table")
     names = [s.name for s in sources]

@@ -40,6 +40,15 @@ def current_quarter(today: dt.date) -> Cycle:
 @functools.lru_cache(maxsize=4096)  # a sheet names a handful of cycles on thousands of rows
 def parse_cycle(text: object, today: dt.date, fiscal_year_start: int = 1) -> Cycle:
     """The cycle a cell names; raises CycleError with a readable reason."""
+    try:
+        return _parse(text, today, fiscal_year_start)
+    except CycleError:
+        raise
+    except (ValueError, OverflowError) as exc:  # year 0, FY0001 starting in year 0, ...
+        raise CycleError(f'"{str(text).strip()}" is not a cycle okrsync can use ({exc})') from None
+
+
+def _parse(text: object, today: dt.date, fiscal_year_start: int) -> Cycle:
     if isinstance(text, dt.date):
         raise CycleError(f"a single date ({text}) is not a cycle")
     label = str(text or "").strip()

@@ -10,6 +10,8 @@ import json
 import logging
 import sys
 
+from okrsync.values import terminal_safe
+
 _run_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("okrsync_run_id", default=None)
 _source: contextvars.ContextVar[str | None] = contextvars.ContextVar("okrsync_source", default=None)
 
@@ -39,7 +41,7 @@ class _Context(logging.Filter):
 class _Text(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         where = f"[{record.source}] " if record.source else ""
-        return f"okrsync: {record.levelname}: {where}{super().format(record)}"
+        return terminal_safe(f"okrsync: {record.levelname}: {where}{super().format(record)}")
 
 
 class _Json(logging.Formatter):
@@ -53,7 +55,7 @@ class _Json(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return terminal_safe(json.dumps(entry, ensure_ascii=False))
 
 
 def setup(fmt: str = "text", level: int = logging.INFO) -> None:

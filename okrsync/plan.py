@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from okrsync.domain import GREEN, OWN_COLOURS, RED, Evaluation, Finding
 from okrsync.errors import SourceError
-from okrsync.refs import column_letter
+from okrsync.refs import LAST_SHEET_COLUMN, column_letter
 from okrsync.sources.interface import CellChange, Grid
 from okrsync.table import Table
-from okrsync.values import is_blank
+from okrsync.values import is_blank, without_bidi
 
 def _check_text(findings: list[Finding] | None) -> str | None:
     if not findings:
         return None
     ordered = sorted(findings, key=lambda f: f.severity.rank)
-    return "; ".join(f.as_check() for f in ordered)
+    return without_bidi("; ".join(f.as_check() for f in ordered))  # sheet values may reorder the cell
 
 
 def desired_cells(table: Table, evaluation: Evaluation, findings: list[Finding]) -> list[CellChange]:
@@ -84,6 +84,12 @@ def preflight(table: Table, grid: Grid, adopted: set[str], location: str) -> Non
 
     ``adopted``: owned keys whose columns okrsync created or took over on an earlier run.
     """
+    beyond = [col for col in table.owned.values() if col > LAST_SHEET_COLUMN]
+    if beyond:
+        raise SourceError(
+            f"{location}: tab {table.tab} has no room for okrsync's columns: they would start at column "
+            f"{column_letter(min(beyond))}, past XFD, a sheet's last column — give them empty columns inside the "
+            "sheet with [sources.owned_columns] headers.")
     for key, col in table.owned.items():
         if key in table.new_owned or key in adopted:
             continue
@@ -101,10 +107,27 @@ def preflight(table: Table, grid: Grid, adopted: set[str], location: str) -> Non
 
 
 def refuse_formulas(changes: list[CellChange], grid: Grid, location: str) -> None:
-    """A formula in an owned cell is someone's work (and the calc chain points at it)."""
+    """A formula in an owned cell is someone's work (and the calc chain points at it); a cell
+    hidden inside a merged range is the range's, not okrsync's."""
     for change in changes:
         if grid.formula(change.row, change.col):
             raise SourceError(
                 f"{location}: {change.tab}!{column_letter(change.col)}{change.row} in okrsync's column "
                 "holds a formula; okrsync will not overwrite formulas — clear that cell."
             )
+    columns = {change.col for change in changes}
+    hidden: dict[tuple[int, int], tuple[int, int, int, int]] = {}  # cell → the merge hiding it
+    for merge in grid.merges:
+        min_col, min_row, max_col, max_row = merge
+        for col in columns.intersection(range(min_col, max_col + 1)):
+            for row in range(min_row, min(max_row, grid.max_row + 1) + 1):
+                if (row, col) != (min_row, min_col):
+                    hidden[(row, col)] = merge
+    for change in changes:
+        merge = hidden.get((change.row, change.col))
+        if merge:
+            min_col, min_row, max_col, max_row = merge
+            merged = f"{column_letter(min_col)}{min_row}:{column_letter(max_col)}{max_row}"
+            raise SourceError(
+                f"{location}: okrsync's column runs through the merged range {change.tab}!{merged}; it will not "
+                "write into a merged range's hidden cells — unmerge it, or give okrsync's columns other headers.")

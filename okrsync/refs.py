@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 MAX_COLUMN = 18_278  # ZZZ, the largest column three letters name
+LAST_SHEET_COLUMN = 16_384  # XFD: Excel's last column (and more than Google Sheets allows a grid)
 
 # Column letters → number, for the letters met so far (hot loops read it directly).
 COLUMN_NUMBERS: dict[str, int] = {}

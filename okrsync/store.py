@@ -115,6 +115,8 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            if lock:
+                self._mark_killed()
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"The history store {self.path} cannot be used: {exc}.") from None
         except OSError as exc:
@@ -138,6 +140,11 @@ class Store:
         handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}")
         handle.flush()
         self._lock_handle = handle
+
+    def _mark_killed(self) -> None:
+        """Runs left unfinished by a process that is gone (this one holds the lock now)."""
+        with self.db:
+            self.db.execute("UPDATE runs SET outcome = 'killed', finished_at = ? WHERE finished_at IS NULL", (_now(),))
 
     def close(self) -> None:
         self.db.close()

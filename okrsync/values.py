@@ -10,6 +10,38 @@ import unicodedata
 from typing import NamedTuple
 
 
+# Characters that reorder text on screen (bidirectional overrides, isolates and marks).
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_NO_BIDI = {ord(c): None for c in BIDI_CONTROLS}
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
+_EXCEL_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def terminal_safe(text: str) -> str:
+    """Text (with values from a sheet in it) as a terminal, a log or JSON may show it: control
+    characters become visible escapes (``\\x1b``; ``\\u0085`` and ``\\u202e`` beyond ASCII, valid
+    in JSON too), so a cell can never clear the screen, retitle the terminal or reorder a line.
+    Tabs and line breaks stay."""
+    if text.isprintable():
+        return text
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x20 else f"\\u{ord(m.group()):04x}", text)
+
+
+def without_bidi(text: str) -> str:
+    return text.translate(_NO_BIDI)
+
+
+def excel_unescaped(text: str) -> str:
+    """Cell text as Excel shows it: ``_x001B_`` stands for the character it numbers (and
+    ``_x005F_`` for a plain underscore, so ``_x005F_x0041_`` is the text ``_x0041_``)."""
+    return _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text) if "_x" in text else text
+
+
+def excel_escaped(text: str) -> str:
+    """Text that reads back as itself in Excel: a literal ``_xHHHH_`` gets its underscore escaped."""
+    return _EXCEL_ESCAPE.sub(lambda m: "_x005F" + m.group(0), text) if "_x" in text else text
+
+
 class ErrorValue(str):
     """A cell showing a spreadsheet error such as ``#DIV/0!`` or ``#REF!``."""
 

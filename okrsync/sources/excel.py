@@ -24,7 +24,7 @@ class ExcelSource:
     @property
     def workbook(self) -> Workbook:
         if self._workbook is None:
-            self._workbook = Workbook(self.config.excel)
+            self._workbook = Workbook(self.config.excel, self.config.max_rows)
         return self._workbook
 
     def fingerprint(self) -> str:

@@ -12,6 +12,7 @@ import io
 import os
 import posixpath
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +108,7 @@ class Package:
             return self.zip.read(name)
         except KeyError:
             raise WorkbookError(f"{self.path} has no part {name}; the package is incomplete.") from None
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError):  # bad CRC, truncated data
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):  # bad CRC, truncated or damaged data
             raise WorkbookError(f"{self.path} is damaged: part {name} cannot be decompressed.") from None
 
     def has(self, name: str) -> bool:

@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 
 from okrsync.errors import WorkbookError
 from okrsync.refs import COLUMN_NUMBERS, column_letter, column_number, range_bounds
-from okrsync.values import ErrorValue
+from okrsync.values import ErrorValue, excel_escaped, excel_unescaped
 
 _REF = re.compile(r"([A-Z]{1,3})(\d+)")
 _R = re.compile(r"\br\s*=\s*[\"']([A-Z]{1,3})\d+")
@@ -64,8 +64,8 @@ class SheetXml:
     def __init__(self, text: str, name: str):
         self.text = text
         self.name = name
-        prolog = text[: text.find("<", text.find("?>") + 2 if text.startswith("<?") else 0) + 1]
-        if "<!DOCTYPE" in text[:4096].upper() or "<!ENTITY" in prolog.upper():
+        # XML spells both in capitals; wherever they stand (after a long comment, say) they are refused
+        if "<!DOCTYPE" in text or "<!ENTITY" in text:
             raise WorkbookError(f"worksheet {name} carries a DTD, which okrsync refuses to read")
         root = re.search(r"<(\w+:)?worksheet\b", text)
         if not root:
@@ -94,14 +94,16 @@ class SheetXml:
         start = self.text.find(f"<{p}sheetData")
         if start < 0:
             raise WorkbookError(f"worksheet {self.name} has no cell data section")
-        head_end = self.text.index(">", start)
-        if self.text[head_end - 1] == "/":  # <sheetData/>
+        head_end = self.text.find(">", start)
+        if head_end > 0 and self.text[head_end - 1] == "/":  # <sheetData/>
             self._data_start = self._data_end = head_end + 1
             self._data_empty = True
         else:
             self._data_start = head_end + 1
-            self._data_end = self.text.index(f"</{p}sheetData>", self._data_start)
+            self._data_end = self.text.find(f"</{p}sheetData>", self._data_start)
             self._data_empty = False
+        if head_end < 0 or self._data_end < 0:
+            raise WorkbookError(f"worksheet {self.name} is cut short (its cell data never ends): the file is damaged")
 
     def rows(self, start: int | None = None, end: int | None = None, last: int = 0):
         """(row number, start, end, attributes head, body) of each <row> in sheetData, or in
@@ -157,7 +159,7 @@ class SheetXml:
                 last_row = int(found[-1][1])
             yield found
 
-    def read(self, shared: list[str], date_xfs: set[int], date1904: bool) -> Cells:
+    def read(self, shared: list[str], date_xfs: set[int], date1904: bool, max_rows: int | None = None) -> Cells:
         epoch = _EPOCH_1904 if date1904 else _EPOCH_1900
         rows: dict[int, dict[int, object]] = {}
         styles: dict[tuple[int, int], int] = {}
@@ -183,8 +185,7 @@ class SheetXml:
                     if style in date_xfs:
                         value = _excel_date(value, epoch)
             elif v_text and kind == "s":
-                index = int(v_text)
-                value = shared[index] if 0 <= index < len(shared) else None
+                value = self._shared_string(shared, v_text, letter, row)
             elif is_text and kind == "inlineStr":
                 value = _unescape(is_text)
             else:
@@ -192,16 +193,28 @@ class SheetXml:
                     inner = f"{self._v_open}{v_text}{self._v_close}"
                 elif is_text:
                     inner = f"<{self.p}is><{self.p}t>{is_text}</{self.p}t></{self.p}is>"
-                value = self._value(kind, inner, style in date_xfs, epoch, shared)
+                value = self._value(kind, inner, style in date_xfs, epoch, shared, letter, row)
                 if self._f_tag in inner:
                     formulas.add((row, col))
             if value is not None:
                 if values is None:
                     values = rows.setdefault(row, {})
+                    if max_rows is not None and len(rows) > max_rows:  # refused before the table grows further
+                        raise WorkbookError(f"worksheet {self.name} has more than {max_rows:,} rows with values; "
+                                            "okrsync reads at most max_rows (set in okrsync.toml) per tab")
                 values[col] = value
         return Cells(rows, styles, formulas)
 
-    def _value(self, kind: str, inner: str, is_date: bool, epoch, shared: list[str]) -> object:
+    def _shared_string(self, shared: list[str], text: str, letter: str, row: int) -> str | None:
+        """The shared string a cell names by its number."""
+        try:
+            index = int(text)
+        except ValueError:
+            raise WorkbookError(f"worksheet {self.name}, cell {letter}{row}: the shared-string number {text[:20]!r} is not "
+                                "a number (the file is damaged)") from None
+        return shared[index] if 0 <= index < len(shared) else None
+
+    def _value(self, kind: str, inner: str, is_date: bool, epoch, shared: list[str], letter: str, row: int) -> object:
         """A cell's value from its inner XML (any shape: formulas, rich text, phonetic hints)."""
         if kind == "inlineStr":
             if inner.count(f"<{self.p}t") != 1:  # rich text runs, phonetic hints
@@ -219,8 +232,7 @@ class SheetXml:
                 return raw
             return _excel_date(number, epoch) if is_date else number
         if kind == "s":
-            index = int(raw)
-            return shared[index] if 0 <= index < len(shared) else None
+            return self._shared_string(shared, raw, letter, row)
         if kind == "b":
             return raw.strip() in ("1", "true")
         if kind == "e":
@@ -290,7 +302,7 @@ class SheetXml:
         if isinstance(w.value, (int, float)) and not isinstance(w.value, bool):
             return f'<{p}c r="{ref}"{style}><{p}v>{repr(float(w.value))}</{p}v></{p}c>'
         # Inline strings can never be read as a formula, whatever the text starts with.
-        text = escape(clean_text(str(w.value)))
+        text = escape(excel_escaped(clean_text(str(w.value))))
         return f'<{p}c r="{ref}"{style} t="inlineStr"><{p}is><{p}t xml:space="preserve">{text}</{p}t></{p}is></{p}c>'
 
     def _row(self, number: int, head: str, body: str, edits: dict[int, Write]) -> str:
@@ -372,7 +384,8 @@ def _attr_s_t(head: str, style: str, kind: str) -> tuple[str, str]:
 
 
 def _unescape(text: str) -> str:
-    return unescape(text) if "&" in text else text
+    """Cell text from its XML: entities first, then Excel's own _xHHHH_ escapes."""
+    return excel_unescaped(unescape(text) if "&" in text else text)
 
 
 def _excel_date(value: float, epoch: dt.datetime) -> object:

@@ -17,12 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from okrsync.config import MAX_ROWS
 from okrsync.errors import WorkbookError, WriteSkipped
+from okrsync.values import excel_unescaped
 from okrsync.xlsx.package import NS_MAIN, Package, fingerprint, lock_holder, same_file
 from okrsync.xlsx.sheet import Cells, SheetXml, Write
 from okrsync.xlsx.styles import Styles
 
 BACKUP_DIR = ".okrsync-backups"
+BYTES_PER_ROW = 2048  # of worksheet XML allowed per row within max_rows
+MIN_SHEET_BUDGET = 64 * 2**20
 TEMP_PREFIX = ".~okrsync-"
 
 
@@ -34,9 +38,11 @@ class WriteResult:
 
 
 class Workbook:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, max_rows: int = MAX_ROWS):
         self.path = Path(path)
+        self.max_rows = max_rows
         self.package = Package(self.path)
+        _clean_stale_temps(self.path)  # at the start of a run, not only at its next write
         styles_part = self.package.part_of_type("/styles")
         self.styles_part = styles_part if styles_part and self.package.has(styles_part) else None
         if self.styles_part:
@@ -62,27 +68,40 @@ class Workbook:
                     phonetic = {id(t) for ph in si.iter(f"{n}rPh") for t in ph.iter(f"{n}t")}
                     if phonetic:
                         texts = [t.text or "" for t in si.iter(f"{n}t") if id(t) not in phonetic]
-                    self._shared.append("".join(texts))
+                    self._shared.append(excel_unescaped("".join(texts)))
         return self._shared
 
     def sheet(self, tab: str) -> SheetXml:
         if tab not in self._sheets:
             part = self.package.sheets[tab]
+            # Bounded before anything is decompressed: zipfile yields no more than the size a
+            # part declares, and a worksheet may declare about 2 KiB a row within max_rows.
+            budget = max(MIN_SHEET_BUDGET, self.max_rows * BYTES_PER_ROW)
+            size = self.package.zip.getinfo(part).file_size
+            if size > budget:
+                raise WorkbookError(
+                    f"{self.path}: worksheet {tab} is {size / 2**20:,.0f} MiB uncompressed, more than okrsync reads "
+                    f"for max_rows = {self.max_rows:,} ({budget / 2**20:,.0f} MiB); raise max_rows in okrsync.toml "
+                    "to read it.")
             raw = self.package.read(part)
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise WorkbookError(f"{self.path}: worksheet {tab} is not UTF-8 XML.") from None
-            self._sheets[tab] = SheetXml(text, tab)
+            del raw
+            try:
+                self._sheets[tab] = SheetXml(text, tab)
+            except WorkbookError as exc:
+                raise WorkbookError(f"{self.path}: {exc}.") from None
         return self._sheets[tab]
 
     def read(self, tab: str) -> tuple[Cells, list[tuple[int, int, int, int]]]:
         """The cells of a tab keyed by (row, column), 1-based, and its merged ranges."""
         sheet = self.sheet(tab)
         try:
-            cells = sheet.read(self._shared_strings(), self.styles.date_xfs, self.package.date1904)
+            cells = sheet.read(self._shared_strings(), self.styles.date_xfs, self.package.date1904, self.max_rows)
         except WorkbookError as exc:
-            raise WorkbookError(f"{self.path}: {exc}") from None
+            raise WorkbookError(f"{self.path}: {exc}.") from None
         return cells, sheet.merges
 
     # -- writing ---------------------------------------------------------------------------
@@ -127,7 +146,11 @@ class Workbook:
     def _write_package(self, temp: Path, new_parts: dict[str, bytes | Iterator[str]]) -> None:
         """The package with ``new_parts`` (whole, or a worksheet's text in chunks) in place of
         theirs; every other part copied as it is."""
-        with open(temp, "wb") as handle:
+        # The copy has the original's permissions before its first byte: a run killed mid-write
+        # never leaves a more readable copy of a private workbook.
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, self.path.stat().st_mode & 0o7777)
+        with open(descriptor, "wb") as handle:
             with zipfile.ZipFile(handle, "w", allowZip64=True) as out:
                 for info in self.package.infos:
                     data = new_parts.get(info.filename)
@@ -145,8 +168,6 @@ class Workbook:
                                 part.write(chunk.encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-        mode = self.path.stat().st_mode & 0o7777
-        os.chmod(temp, mode)
         with zipfile.ZipFile(temp) as check:  # a package that cannot be read back never replaces the old one
             bad = check.testzip()
             if bad:
@@ -171,12 +192,26 @@ def _keep_backup(path: Path, keep: int) -> Path | None:
 
 
 def _clean_stale_temps(path: Path) -> None:
-    """Temporary files a crashed earlier write left behind."""
+    """Temporary copies a killed earlier write left behind (those of a process still running
+    are its own business)."""
     for stale in path.parent.glob(f"{TEMP_PREFIX}*-{path.name}"):
+        pid = stale.name[len(TEMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
         try:
             stale.unlink()
         except OSError:
             pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:
