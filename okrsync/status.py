@@ -42,7 +42,8 @@ def text(info: dict) -> str:
     else:
         lines.append("last runs:")
         for r in info["runs"]:
-            duration = f"{r['duration']:.1f} s" if r["duration"] is not None else "unfinished"
+            duration = (f"{r['duration']:.1f} s" if r["duration"] is not None
+                        else "-" if r["outcome"] == "killed" else "unfinished")
             lines.append(f"  #{r['id']:<5} {r['started_at']}  {r['command']:<16} {r['outcome'] or '-':<7} {duration}")
     lines.append("sources:")
     for s in info["sources"]:

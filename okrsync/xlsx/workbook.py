@@ -26,7 +26,7 @@ from okrsync.xlsx.styles import Styles
 
 BACKUP_DIR = ".okrsync-backups"
 BYTES_PER_ROW = 2048  # of worksheet XML allowed per row within max_rows
-MIN_SHEET_BUDGET = 64 * 2**20
+MIN_SHEET_BUDGET = 16 * 2**20
 TEMP_PREFIX = ".~okrsync-"
 
 
