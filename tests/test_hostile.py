@@ -138,23 +138,23 @@ def test_a_worksheet_over_its_byte_budget_is_not_decompressed(tmp_path):
     assert "worksheet OKRs is 17 MiB uncompressed, more than okrsync reads for max_rows = 10 (16 MiB)" in result.stdout
 
 
-def test_no_owned_column_past_xfd(tmp_path):
+def header_reaching_xfd(path: Path) -> Path:
     rows = basic_rows()
     rows["OKRs"][0] = OKR_HEADER + [None] * (16_384 - len(OKR_HEADER) - 1) + ["Last note"]
-    book = build_xlsx(tmp_path / "okrs.xlsx", rows)
+    return build_xlsx(path, rows)
+
+
+@pytest.mark.parametrize("make, sentence", [
+    (header_reaching_xfd, "tab OKRs has no room for okrsync's columns: they would start at column XFE, past XFD"),
+    (lambda p: build_xlsx(p, basic_rows(), merges={"OKRs": [("K2:N3", None)]}),
+     "okrsync's column runs through the merged range OKRs!K2:N3"),
+], ids=["past-XFD", "merged-owned-cells"])
+def test_nothing_is_written_where_a_sheet_has_no_room(tmp_path, make, sentence):
+    book = make(tmp_path / "okrs.xlsx")
     before = book.read_bytes()
     result = okrsync("run", "-c", write_config(tmp_path, "okrs.xlsx"), *TODAY)
     assert result.exit_code == 1 and "Traceback" not in result.stderr
-    assert "tab OKRs has no room for okrsync's columns: they would start at column XFE, past XFD" in result.stderr
-    assert book.read_bytes() == before
-
-
-def test_no_write_into_a_merged_ranges_hidden_cells(tmp_path):
-    book = build_xlsx(tmp_path / "okrs.xlsx", basic_rows(), merges={"OKRs": [("K2:N3", None)]})
-    before = book.read_bytes()
-    result = okrsync("run", "-c", write_config(tmp_path, "okrs.xlsx"), *TODAY)
-    assert result.exit_code == 1 and "Traceback" not in result.stderr
-    assert "okrsync's column runs through the merged range OKRs!K2:N3" in result.stderr
+    assert sentence in result.stderr
     assert book.read_bytes() == before
 
 
