@@ -18,6 +18,7 @@ from okrsync.layout import KPI_FIELDS, OKR_FIELDS, OWNED_DEFAULTS
 CONFIG_ENV = "OKRSYNC_CONFIG"
 TODAY_ENV = "OKRSYNC_TODAY"
 MAX_ROWS = 150_000  # rows with values per tab; `max_rows` in okrsync.toml changes it
+HISTORY_DAYS = 365 + 92  # a year and a cycle of runs kept in the history store
 
 @dataclass
 class SourceConfig:
@@ -82,6 +83,7 @@ class Config:
     digests: list[DigestConfig]
     sync_every: str
     google: GoogleConfig = field(default_factory=GoogleConfig)
+    history_days: int = HISTORY_DAYS
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -251,6 +253,9 @@ def load_config(path: Path) -> Config:
     except CycleError as exc:
         raise check.fail("cycle", f"is not a cycle: {exc}") from None
 
+    history_days = check.get("history_days", int, HISTORY_DAYS)
+    if history_days < 1:
+        raise check.fail("history_days", "must be 1 or more (days of runs to keep)")
     max_rows = check.get("max_rows", int, MAX_ROWS)
     if max_rows < 1:
         raise check.fail("max_rows", "must be 1 or more")
@@ -299,6 +304,7 @@ def load_config(path: Path) -> Config:
         digests=digests,
         sync_every=sync_every,
         google=google,
+        history_days=history_days,
     )
     check.done()
     return config

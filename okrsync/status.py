@@ -24,6 +24,8 @@ def gather(config: Config, store, now: dt.datetime) -> dict:
                         "current_period": current, "sent_this_period": store.sent_count(d.name, current) if store else 0})
     return {
         "state": str(config.state),
+        "state_bytes": store.size() if store else 0,
+        "history_days": config.history_days,
         "holder": store.holder() if store else None,
         "runs": runs,
         "sources": [{"name": s.name, "location": s.location, **health.get(s.name, HEALTH_UNKNOWN)}
@@ -36,7 +38,8 @@ def gather(config: Config, store, now: dt.datetime) -> dict:
 
 
 def text(info: dict) -> str:
-    lines = [f"history: {info['state']}" + (f" (in use: {info['holder']})" if info["holder"] else "")]
+    lines = [f"history: {info['state']} ({info['state_bytes'] / 2**20:.1f} MiB, runs kept {info['history_days']} days)"
+             + (f" (in use: {info['holder']})" if info["holder"] else "")]
     if not info["runs"]:
         lines.append("no runs recorded yet: run `okrsync run` or start `okrsync worker`")
     else:

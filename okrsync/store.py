@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
     current REAL,
     row INTEGER
 );
+CREATE TABLE IF NOT EXISTS item_latest (  -- each item as last recorded: snapshots keep only changes
+    source TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+    label TEXT NOT NULL, team TEXT, owner TEXT, score REAL, status TEXT NOT NULL, current REAL, row INTEGER,
+    PRIMARY KEY (source, kind, key)
+);
 CREATE TABLE IF NOT EXISTS findings (
     run_id INTEGER NOT NULL REFERENCES runs(id),
     source TEXT NOT NULL,
@@ -191,7 +196,29 @@ class Store:
                              kr.score, kr.status.text, kr.current, kr.row))
             for k in result.evaluation.kpis:
                 rows.append((run_id, result.name, "kpi", k.key, k.name, k.team, k.owner, None, k.status.text, k.current, k.row))
-            self.db.executemany("INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            # A snapshot only where an item is new or shows something else than last time: the
+            # store grows with what changes, not with every run.
+            latest = {(kind, key): rest for kind, key, *rest in self.db.execute(
+                "SELECT kind, key, label, team, owner, score, status, current, row FROM item_latest WHERE source = ?",
+                (result.name,))}
+            changed = [r for r in rows if latest.get((r[2], r[3])) != list(r[4:])]
+            self.db.executemany("INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?,?,?,?)", changed)
+            self.db.executemany("INSERT OR REPLACE INTO item_latest VALUES (?,?,?,?,?,?,?,?,?,?)",
+                                [r[1:] for r in changed])
+
+    def prune(self, today: dt.date, days: int) -> None:
+        """Forget runs older than ``days`` before ``today`` with what they recorded (each item's
+        latest state, KPI values and digests sent are kept)."""
+        cutoff = (today - dt.timedelta(days=days)).isoformat()
+        old = "SELECT id FROM runs WHERE today < ?"
+        with self.db:
+            for table in ("snapshots", "findings", "source_runs"):
+                self.db.execute(f"DELETE FROM {table} WHERE run_id IN ({old})", (cutoff,))
+            self.db.execute("DELETE FROM runs WHERE today < ?", (cutoff,))
+
+    def size(self) -> int:
+        """Bytes on disk: the database and its write-ahead log."""
+        return sum(p.stat().st_size for p in (self.path, self.path.with_name(self.path.name + "-wal")) if p.exists())
 
     def snapshots(self, run_id: int) -> list[dict]:
         return _dicts(self.db.execute("SELECT * FROM snapshots WHERE run_id = ?", (run_id,)))

@@ -348,6 +348,7 @@ def _record(config, today, names, dry_run, store, progress, run_id, started) -> 
     if run_id is not None:
         failed = outcome.failed or outcome.digest_errors
         store.finish_run(run_id, "failed" if failed else "ok", time.monotonic() - started)
+        store.prune(today, config.history_days)
     return outcome
 
 
