@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_TODAY ?= 2026-11-16
 
-.PHONY: install demo test test-deps templates bench bench-google bench-store screenshot clean
+.PHONY: install demo test test-deps templates bench bench-google bench-store bench-memory screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,9 @@ bench-google: $(STAMP)
 
 bench-store: $(STAMP) $(BENCH_VENV)/.installed
 	$(BIN)/python bench/store_bench.py --python $(BENCH_VENV)/bin/python
+
+bench-memory: $(STAMP) $(BENCH_VENV)/.installed
+	$(BIN)/python bench/memory_bench.py --python $(BENCH_VENV)/bin/python
 
 # docs/digest.png, the README's picture of the demo digest (needs Debian's chromium).
 screenshot: demo

@@ -74,7 +74,8 @@ def test_a_failing_job_is_logged_and_the_worker_goes_on(tmp_path):
     rules.write_text("rules: {}\n")
     write_config(tmp_path, "okrs.xlsx", extra=f'rules = ["{rules}"]\n[worker]\nsync_every = "1s"\n')
     worker = start_worker(tmp_path)
-    wait_for(lambda: len(runs(tmp_path)) >= 1)
+    # the start-up sync must have finished: a rule file broken during it fails "start", not "sync"
+    wait_for(lambda: [r["outcome"] for r in runs(tmp_path)][:1] == ["ok"])
     rules.write_text("rules:\n  krs-per-objectve: {max: 4}\n")  # someone breaks the rule file
     wait_for(lambda: any(r["outcome"] == "error" for r in runs(tmp_path)))
     rules.write_text("rules: {}\n")  # and fixes it

@@ -103,9 +103,14 @@ class Package:
                 f"{MAX_TOTAL_BYTES / 2**20:.0f} MiB uncompressed."
             )
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str, budget: int | None = None) -> bytes | None:
+        """A part's bytes, decompressed as a stream; with ``budget``, None once it would exceed it."""
         try:
-            return self.zip.read(name)
+            if budget is None:
+                return self.zip.read(name)
+            with self.zip.open(name) as stream:
+                data = stream.read(budget + 1)
+            return data if len(data) <= budget else None
         except KeyError:
             raise WorkbookError(f"{self.path} has no part {name}; the package is incomplete.") from None
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error):  # bad CRC, truncated or damaged data

@@ -74,16 +74,17 @@ class Workbook:
     def sheet(self, tab: str) -> SheetXml:
         if tab not in self._sheets:
             part = self.package.sheets[tab]
-            # Bounded before anything is decompressed: zipfile yields no more than the size a
-            # part declares, and a worksheet may declare about 2 KiB a row within max_rows.
+            # A worksheet may take about 2 KiB a row within max_rows: refused from the size its
+            # part declares before anything is decompressed, and decompressed as a stream that
+            # stops at the budget should the declared size lie.
             budget = max(MIN_SHEET_BUDGET, self.max_rows * BYTES_PER_ROW)
             size = self.package.zip.getinfo(part).file_size
-            if size > budget:
+            raw = self.package.read(part, budget) if size <= budget else None
+            if raw is None:
                 raise WorkbookError(
-                    f"{self.path}: worksheet {tab} is {size / 2**20:,.0f} MiB uncompressed, more than okrsync reads "
-                    f"for max_rows = {self.max_rows:,} ({budget / 2**20:,.0f} MiB); raise max_rows in okrsync.toml "
-                    "to read it.")
-            raw = self.package.read(part)
+                    f"{self.path}: worksheet {tab} is {max(size, budget + 1) / 2**20:,.0f} MiB uncompressed, more "
+                    f"than okrsync reads for max_rows = {self.max_rows:,} ({budget / 2**20:,.0f} MiB); raise "
+                    "max_rows in okrsync.toml to read it.")
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
