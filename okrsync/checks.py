@@ -284,7 +284,10 @@ def _context_parts_okr(t: Table, rs: RuleSet, ctx: RuleContext) -> list[Part]:
             | ((df["direction_n"] == "decrease") & (df["current_n"] <= df["target_n"]))  # noqa: E712
         since = df["key"].map(lambda k: ctx.unchanged_since(t.source, "key_result", k))
         age = since.map(lambda d: _days(ctx.today, d) if d is not None else 0)
-        return done | (age <= days)
+        # a key result whose cycle (or due date) has ended holds its final value: never stale
+        ends = [due if due is not None else (cycle.end if cycle else None) for due, cycle in zip(df["due_d"], df["cycle_c"])]
+        ended = pd.Series([end is not None and end < ctx.today for end in ends], index=df.index)
+        return done | ended | (age <= days)
 
     parts.append(Part(
         "stale", "items", "current", fresh,

@@ -57,7 +57,8 @@ BUILTIN_RULES = {  # in the order SPEC §4 lists them
         RuleSpec("values-in-range", "error", {}, "weight > 0, confidence within 0–10, percent values plausible",
                  "Impossible weights or confidences distort every score computed from them."),
         RuleSpec("stale", "warning", {"days": 14},
-                 "a key result's current value has not changed for more than `days` (from the history)",
+                 "a key result's current value has not changed for more than `days` (from the history); "
+                 "not once its cycle or due date has ended, when its value is final",
                  "OKRs are a weekly conversation; a number nobody has touched for weeks means nobody is "
                  "watching it — the score it yields is fiction."),
         RuleSpec("kpi-measurable", "error", {}, "KPIs have a numeric target and current and a known direction",

@@ -98,15 +98,16 @@ def _locate_header(grid: Grid, kind: str, config: SourceConfig):
 
 
 def _filled_merges(grid: Grid, header_row: int, columns: set[int]) -> dict[tuple[int, int], object]:
-    """Values of vertically merged ranges below the header, copied into every cell they cover —
-    only in the table's columns and down to its last row, however large a range claims to be."""
+    """Values of vertically merged ranges below the header, copied into the cells they hide
+    below their first row — only in the table's columns and down to its last row, however large
+    a range claims to be."""
     filled = {}
     for min_col, min_row, max_col, max_row in grid.merges:
         if min_row <= header_row or max_row == min_row:
             continue
         value = grid.value(min_row, min_col)
         for c in columns.intersection(range(min_col, max_col + 1)):
-            for r in range(min_row, min(max_row, grid.max_row) + 1):
+            for r in range(min_row + 1, min(max_row, grid.max_row) + 1):
                 filled[(r, c)] = value
     return filled
 
@@ -135,7 +136,10 @@ def read_table(grid: Grid, kind: str, config: SourceConfig, context: ReadContext
     table = Table(kind, config.name, grid.tab, header_row, columns, headers, owned, new_owned,
                   {k: config.owned_columns[k] for k in OWNED[kind]}, pd.DataFrame())
     if kind == "okr":
-        table.records, table.items, table.objective_records, table.objectives = _okr_items(rows, config, context)
+        # a row whose objective cell lies inside a merged range continues the objective above
+        continued = {r for (r, c) in merged if c == columns.get("objective")}
+        table.records, table.items, table.objective_records, table.objectives = _okr_items(rows, config, context,
+                                                                                           continued)
     else:
         table.records, table.items = _kpi_items(rows, config)
     return table
@@ -155,14 +159,15 @@ def _owned_columns(header: dict[int, object], kind: str, config: SourceConfig) -
     return owned, new
 
 
-def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context: ReadContext):
+def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context: ReadContext,
+               continued: set[int]):
     items, objectives = [], {}
     current: dict[str, object] | None = None
     for row in sorted(rows):
         values = rows[row]
         if all(is_blank(v) for v in values.values()):
             continue
-        starts_objective = not is_blank(values.get("objective"))
+        starts_objective = not is_blank(values.get("objective")) and row not in continued
         own_cycle = not is_blank(values.get("cycle"))
         if starts_objective or current is None:
             current = {name: values.get(name) for name in OBJECTIVE_FIELDS + ("objective",)}

@@ -86,6 +86,7 @@ def test_stale_from_the_history(tmp_path):
     assert ("t", "K2", "warning", "Current 5 has not changed since 2026-10-01 (19 days)") in stale
     assert not any(cell == "K5" for _, cell, _, _ in stale)  # at its target: nothing to update
     assert len(stale) == 5
+    assert found(config, "stale", today="2027-01-20") == []  # 2026-Q4 has ended: its values are final
     relaxed = setup(tmp_path, {"t": {"OKRs": rows}}, rules="rules:\n  stale: {days: 30}\n")
     assert found(relaxed, "stale", today="2026-10-20") == []
 

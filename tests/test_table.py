@@ -92,6 +92,23 @@ def test_percent_key_results_read_45_percent_and_0_45_alike(tmp_path):
         assert (item["start_n"], item["target_n"], item["current_n"]) == pytest.approx((0.3, 0.4, 0.33))
 
 
+def test_a_merged_objective_cell_carries_the_objectives_other_cells_down(tmp_path):
+    """Only the Objective column is merged; cycle, team and objective owner are on its first row."""
+    rows = [
+        ["Cycle", "Team", "Objective", "Objective owner", "Key result", "Start", "Target", "Current"],
+        ["2026-Q3", "Support", None, "Ada", "Raise CSAT to 90", 70, 90, 80],
+        [None, None, None, None, "Cut response time to 2 h", 6, 2, 4],
+        [None, None, None, None, "Publish 20 help articles", 0, 20, 12],
+    ]
+    path = build_xlsx(tmp_path / "merged.xlsx", {"OKRs": rows}, merges={"OKRs": [("C2:C4", "Delight customers")]})
+    table = read(path)
+    assert len(table.objective_records) == 1
+    objective = table.objective_records[0]
+    assert (objective["team"], objective["cycle"], objective["objective_owner"]) == ("Support", "2026-Q3", "Ada")
+    assert [(r["team"], r["cycle"], r["owner"], r["objective"]) for r in table.records] == \
+        [("Support", "2026-Q3", "Ada", "Delight customers")] * 3
+
+
 def test_a_huge_merged_range_costs_nothing(tmp_path):
     import zipfile
 
