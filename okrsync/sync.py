@@ -250,31 +250,44 @@ def _collector_paused():
             gc.enable()
 
 
+def _probes(config: Config, store, today: dt.date) -> dict[str, Probe]:
+    """Each source checked against what the store kept of its last sync (runs that write only)."""
+    states = store.source_states()
+    probes = {}
+    for cfg in config.sources:
+        with logs.context(source=cfg.name):
+            probes[cfg.name] = checked = probe(cfg, config, states.get(cfg.name), today)
+            if checked.reason:
+                log.debug("%s: %s", "scored again" if checked.unchanged else "read again", checked.reason)
+    return probes
+
+
+def _kept_results(chosen: list[SourceConfig], store, progress) -> list[SourceResult] | None:
+    """The results today's last sync kept, when nothing changed since (None: the store's copy
+    cannot be read, and the sources are read again)."""
+    try:
+        results = [_unchanged_result(cfg, store) for cfg in chosen]
+    except snapshot.Unreadable as exc:
+        log.debug("read again: the history store's copy cannot be read (%s)", exc)
+        return None
+    for number, cfg in enumerate(chosen, start=1):
+        if progress:
+            progress(number, len(chosen), cfg.name)
+    return results
+
+
 def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool,
           progress=None) -> list[SourceResult]:
     """Load every source (cross-source rules need all of them), then validate, score and write
     the selected ones. Callers pause the collector around it (see _collector_paused)."""
     selected = {cfg.name for cfg in _selected(config, names)}
     chosen = [cfg for cfg in config.sources if cfg.name in selected]
-    states = store.source_states() if store is not None and write and not dry_run else None
-    probes: dict[str, Probe] = {}
-    if states is not None:
-        for cfg in config.sources:
-            with logs.context(source=cfg.name):
-                probes[cfg.name] = probe(cfg, config, states.get(cfg.name), today)
-                if probes[cfg.name].reason:
-                    log.debug("%s: %s", "scored again" if probes[cfg.name].unchanged else "read again",
-                              probes[cfg.name].reason)
-        if all(p.same_day for p in probes.values()):  # nothing changed anywhere since today's last sync
-            try:
-                results = [_unchanged_result(cfg, store) for cfg in chosen]
-                for number, cfg in enumerate(chosen, start=1):
-                    if progress:
-                        progress(number, len(chosen), cfg.name)
-                return results
-            except snapshot.Unreadable as exc:
-                log.debug("read again: the history store's copy cannot be read (%s)", exc)
-                probes = {name: replace(p, unchanged=False, same_day=False) for name, p in probes.items()}
+    probes = _probes(config, store, today) if store is not None and write and not dry_run else {}
+    if probes and all(p.same_day for p in probes.values()):  # nothing changed anywhere since today's last sync
+        results = _kept_results(chosen, store, progress)
+        if results is not None:
+            return results
+        probes = {name: replace(p, unchanged=False, same_day=False) for name, p in probes.items()}
     from okrsync.rule_context import build_context
     from okrsync.ruleset import load_rules
 
