@@ -106,7 +106,7 @@ def preflight(table: Table, grid: Grid, adopted: set[str], location: str) -> Non
                 )
 
 
-def refuse_formulas(changes: list[CellChange], grid: Grid, location: str) -> None:
+def refuse_unwritable(changes: list[CellChange], grid: Grid, location: str) -> None:
     """A formula in an owned cell is someone's work (and the calc chain points at it); a cell
     hidden inside a merged range is the range's, not okrsync's."""
     for change in changes:

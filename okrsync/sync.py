@@ -155,7 +155,7 @@ def read_tables(source: Source, cfg: SourceConfig, config: Config, today: dt.dat
 def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: RuleContext, today: dt.date,
             store, write: bool, dry_run: bool) -> SourceResult:
     from okrsync.evaluate import evaluate_kpis, evaluate_okrs
-    from okrsync.plan import desired_cells, diff, preflight, refuse_formulas
+    from okrsync.plan import desired_cells, diff, preflight, refuse_unwritable
     from okrsync.validate import validate
 
     cfg, source = loaded.cfg, loaded.source
@@ -184,7 +184,7 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
                 adopted = store.adopted_columns(cfg.name, table.tab) if store else {}
                 preflight(table, grid, {k for k, h in adopted.items() if h == table.owned_headers[k]}, cfg.location)
                 tab_changes = diff(desired_cells(table, evaluation, findings), grid)
-                refuse_formulas(tab_changes, grid, cfg.location)
+                refuse_unwritable(tab_changes, grid, cfg.location)
                 changes += tab_changes
                 adopted_now[table.tab] = table.owned_headers
     result.changes = changes

@@ -12,7 +12,7 @@ from okrsync.config import SourceConfig
 from okrsync.domain import Finding
 from okrsync.errors import OkrsyncError
 from okrsync.evaluate import evaluate_kpis, evaluate_okrs
-from okrsync.plan import desired_cells, diff, refuse_formulas
+from okrsync.plan import desired_cells, diff, refuse_unwritable
 from okrsync.resources import default_rules
 from okrsync.rule_context import build_context
 from okrsync.ruleset import load_rules
@@ -71,7 +71,7 @@ def test_messy_tables_give_findings_never_a_crash(okrs, kpis, title_rows):
                 evaluation = (evaluate_okrs(t, findings, RULES, TODAY, "2026-Q4", 1) if t.kind == "okr"
                               else evaluate_kpis(t, findings, RULES, {}))
                 tab_changes = diff(desired_cells(t, evaluation, findings), grids[t.tab])
-                refuse_formulas(tab_changes, grids[t.tab], str(path))
+                refuse_unwritable(tab_changes, grids[t.tab], str(path))
                 changes += tab_changes
             source.write(changes)
         except OkrsyncError as exc:  # an expected failure: one sentence about the sheet

@@ -42,7 +42,7 @@ class Workbook:
         self.path = Path(path)
         self.max_rows = max_rows
         self.package = Package(self.path)
-        _clean_stale_temps(self.path)  # at the start of a run, not only at its next write
+        _clean_stale_temps(self.path)  # when a run opens the workbook, not only when it writes
         styles_part = self.package.part_of_type("/styles")
         self.styles_part = styles_part if styles_part and self.package.has(styles_part) else None
         if self.styles_part:
@@ -129,7 +129,6 @@ class Workbook:
             self.package.sheets[tab]: self.sheet(tab).chunks(cells) for tab, cells in writes.items() if cells}
         if self.styles.changed:
             new_parts[self.styles_part] = self.styles.text.encode("utf-8")
-        _clean_stale_temps(self.path)
         temp = self.path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{self.path.name}")
         try:
             self._write_package(temp, new_parts)
