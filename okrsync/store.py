@@ -45,11 +45,6 @@ CREATE TABLE IF NOT EXISTS snapshots (
     current REAL,
     row INTEGER
 );
-CREATE TABLE IF NOT EXISTS item_latest (  -- each item as last recorded: snapshots keep only changes
-    source TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
-    label TEXT NOT NULL, team TEXT, owner TEXT, score REAL, status TEXT NOT NULL, current REAL, row INTEGER,
-    PRIMARY KEY (source, kind, key)
-);
 CREATE TABLE IF NOT EXISTS findings (
     run_id INTEGER NOT NULL REFERENCES runs(id),
     source TEXT NOT NULL,
@@ -67,14 +62,6 @@ CREATE TABLE IF NOT EXISTS item_values (
     previous REAL,                -- the value before it (trends)
     PRIMARY KEY (source, kind, key)
 );
-CREATE TABLE IF NOT EXISTS source_state (
-    source TEXT PRIMARY KEY,      -- what a source showed after its last sync, to skip reading it
-    fingerprint TEXT NOT NULL,    -- the file's hash, or Drive's version, right after that sync
-    context TEXT NOT NULL,        -- hash of the rules, the configuration and okrsync's version
-    synced_on TEXT NOT NULL,      -- the run date its items were scored for
-    grids TEXT NOT NULL,          -- okrsync.snapshot: the tabs as the sheet shows them
-    result TEXT NOT NULL          -- okrsync.snapshot: findings and scored items
-);
 CREATE TABLE IF NOT EXISTS digests_sent (
     digest TEXT NOT NULL, period TEXT NOT NULL, recipient TEXT NOT NULL,
     message_id TEXT NOT NULL, sent_at TEXT NOT NULL,
@@ -83,6 +70,28 @@ CREATE TABLE IF NOT EXISTS digests_sent (
 );
 """
 
+
+# Each step from one schema version to the next, applied in order inside one transaction when a
+# store written by an older okrsync is opened; the version is stamped in PRAGMA user_version.
+# Version 1 is SCHEMA as okrsync 0.1.0 wrote it (stores from then carry user_version 0).
+MIGRATIONS = {
+    2: """
+CREATE TABLE IF NOT EXISTS item_latest (  -- each item as last recorded: snapshots keep only changes
+    source TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+    label TEXT NOT NULL, team TEXT, owner TEXT, score REAL, status TEXT NOT NULL, current REAL, row INTEGER,
+    PRIMARY KEY (source, kind, key)
+);
+CREATE TABLE IF NOT EXISTS source_state (
+    source TEXT PRIMARY KEY,      -- what a source showed after its last sync, to skip reading it
+    fingerprint TEXT NOT NULL,    -- the file's hash, or Drive's version, right after that sync
+    context TEXT NOT NULL,        -- hash of the rules, the configuration and okrsync's version
+    synced_on TEXT NOT NULL,      -- the run date its items were scored for
+    grids TEXT NOT NULL,          -- okrsync.snapshot: the tabs as the sheet shows them
+    result TEXT NOT NULL          -- okrsync.snapshot: findings and scored items
+);
+""",
+}
+SCHEMA_VERSION = max(MIGRATIONS)
 
 # What status shows for a source the store has never seen.
 HEALTH_UNKNOWN = {"last_success": None, "last_error": None, "last_error_at": None, "errors": 0, "warnings": 0}
@@ -103,6 +112,7 @@ class Store:
         try:
             store.db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
             store.db.execute("SELECT 1 FROM item_values LIMIT 1")
+            store._refuse_newer()
         except sqlite3.DatabaseError:
             return None  # an older or foreign file: validate without history
         return store
@@ -119,7 +129,7 @@ class Store:
             # except for the last transactions on power loss, which the next run records again.
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            self._upgrade()
             if lock:
                 self._mark_killed()
         except sqlite3.DatabaseError as exc:
@@ -145,6 +155,27 @@ class Store:
         handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {_now()}")
         handle.flush()
         self._lock_handle = handle
+
+    def _version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _refuse_newer(self) -> None:
+        if self._version() > SCHEMA_VERSION:
+            raise ConfigError(
+                f"The history store {self.path} was written by a newer okrsync (schema {self._version()}; this one "
+                f"knows up to {SCHEMA_VERSION}): upgrade okrsync, or point `state` at another file.")
+
+    def _upgrade(self) -> None:
+        """A new store gets the whole schema; one written by an older okrsync is upgraded in
+        place, every step and the new version in one transaction (all or nothing)."""
+        self._refuse_newer()
+        version = self._version()
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone():
+            steps, version = [SCHEMA, *MIGRATIONS.values()], 0
+        else:
+            steps = [sql for number, sql in sorted(MIGRATIONS.items()) if number > max(version, 1)]
+        if steps or version != SCHEMA_VERSION:
+            self.db.executescript("BEGIN;\n" + "\n".join(steps) + f"\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;")
 
     def _mark_killed(self) -> None:
         """Runs left unfinished by a process that is gone (this one holds the lock now)."""

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+from pathlib import Path
 
+from okrsync.store import SCHEMA_VERSION
 from tests.conftest import basic_rows, build_xlsx, okrsync, write_config
 
 
@@ -50,3 +53,54 @@ def test_runs_older_than_history_days_are_forgotten(tmp_path):
     assert "MiB, runs kept 30 days" in okrsync("status", "-c", config).stdout
     bad = okrsync("status", "-c", write_config(tmp_path, "okrs.xlsx", extra="history_days = 0"))
     assert bad.exit_code == 2 and "`history_days`" in bad.stderr
+
+
+STORE_010 = Path(__file__).parent / "data" / "stores" / "okrsync-0.1.0.db"
+
+
+def rows_of(path: Path) -> dict[str, list[tuple]]:
+    with sqlite3.connect(path) as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+
+
+def test_a_store_from_okrsync_0_1_0_is_upgraded_in_place_with_every_row(tmp_path):
+    """The store was written by okrsync 0.1.0 (two weekly runs of the basic workbook, a leaders'
+    digest each week); see tests/data/stores/README.md."""
+    store = tmp_path / "okrsync.db"
+    shutil.copyfile(STORE_010, store)
+    before = rows_of(store)
+    assert before["runs"] and before["snapshots"] and before["digests_sent"] and before["item_values"]
+    build_xlsx(tmp_path / "okrs.xlsx", basic_rows())
+    config = write_config(tmp_path, "okrs.xlsx", extra='[[digests]]\nname = "leaders"\nto = ["ceo@example.com"]\n'
+                                                      'when = "mon 08:00"\n')
+    status = okrsync("status", "-c", config)  # reading does not upgrade
+    assert status.exit_code == 0 and "#2" in status.stdout
+    assert rows_of(store) == before
+
+    result = okrsync("run", "-c", config, "--today", "2026-11-23", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["digests"] == []  # sent for this week by 0.1.0: never twice
+    after = rows_of(store)
+    for table, rows in before.items():
+        if table != "sqlite_sequence":
+            assert set(rows) <= set(after[table]), table  # every row survives
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == len(before["runs"]) + 1
+
+
+def test_a_store_from_a_newer_okrsync_is_refused(tmp_path):
+    store = tmp_path / "okrsync.db"
+    shutil.copyfile(STORE_010, store)
+    with sqlite3.connect(store) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    before = store.read_bytes()
+    build_xlsx(tmp_path / "okrs.xlsx", basic_rows())
+    config = write_config(tmp_path, "okrs.xlsx")
+    for command in ("run", "status"):
+        result = okrsync(command, "-c", config, "--today", "2026-11-23") if command == "run" else okrsync(command, "-c", config)
+        assert result.exit_code == 2 and "Traceback" not in result.stderr
+        assert f"was written by a newer okrsync (schema {SCHEMA_VERSION + 1}; this one knows up to {SCHEMA_VERSION})" \
+            in result.stderr
+    assert store.read_bytes() == before
