@@ -181,8 +181,9 @@ def run(config_path, sources, as_json, today, dry_run) -> None:
 @config_option
 @verbosity_options
 @click.option("--name", "names", multiple=True, metavar="NAME", help="Only this digest (repeatable; default: all).")
-@click.option("--preview", type=click.Path(dir_okay=False), metavar="FILE.html",
-              help="Render the digest to this file (one file per recipient) without sending.")
+@click.option("--preview", type=click.Path(), metavar="FILE.html|DIR",
+              help="Render without sending or posting: FILE.html gets the HTML (one file per recipient); a folder "
+                   "gets each email's HTML and text and one JSON payload per chat channel (<channel>.json).")
 @click.option("--send", "send_now", is_flag=True, help="Send now, once per recipient and period.")
 @click.option("--force", is_flag=True, help="With --send: send again even if already sent this period.")
 @click.option("--today", metavar="YYYY-MM-DD", help="Build the digest as of this date (or set OKRSYNC_TODAY).")
@@ -221,6 +222,7 @@ def digest(config_path, names, preview, send_now, force, today) -> None:
                 failed = failed or bool(outcome.errors)
             else:
                 to = "each owner" if d.to == "owners" else ", ".join(d.to)
+                to = ", ".join(x for x in (to, ", ".join(f"webhook {w}" for w in d.webhooks)) if x)
                 sent = store.sent_count(d.name, period)
                 _echo(f"{d.name}: to {to}, {d.when} ({config.timezone.key}); current period {period}: "
                            + (f"sent to {sent} recipient(s)" if sent else "not sent yet"))

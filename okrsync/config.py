@@ -57,9 +57,26 @@ class EmailConfig:
 @dataclass
 class DigestConfig:
     name: str
-    to: list[str] | str
+    to: list[str] | str  # addresses, or "owners"; [] when the digest goes to webhooks only
     when: str = "mon 08:00"
     sources: list[str] | None = None
+    webhooks: list[str] = field(default_factory=list)  # names of [webhooks.*]
+
+
+WEBHOOK_KINDS = ("slack", "teams", "google-chat")
+
+
+@dataclass
+class WebhookConfig:
+    """A chat channel's incoming webhook; its URL is a secret, read from ``url_env``."""
+
+    name: str
+    kind: str  # one of WEBHOOK_KINDS
+    url_env: str
+
+    @property
+    def url(self) -> str:
+        return os.environ.get(self.url_env, "")
 
 
 @dataclass
@@ -84,6 +101,8 @@ class Config:
     sync_every: str
     google: GoogleConfig = field(default_factory=GoogleConfig)
     history_days: int = HISTORY_DAYS
+    webhooks: dict[str, WebhookConfig] = field(default_factory=dict)
+    slack_ids: dict[str, str] = field(default_factory=dict)  # owner name → Slack member id, from [people]
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -268,9 +287,10 @@ def load_config(path: Path) -> Config:
     if duplicate:
         raise check.fail("sources", f'names the source "{duplicate}" twice')
 
-    people = _string_table(check, "people", None)
+    people, slack_ids = _people(check)
     email = _email(path, check.get("email", dict, {}))
-    digests = [_digest(path, item, i, names) for i, item in enumerate(check.get("digests", list, []))]
+    webhooks = {name: _webhook(path, name, table) for name, table in check.get("webhooks", dict, {}).items()}
+    digests = [_digest(path, item, i, names, webhooks) for i, item in enumerate(check.get("digests", list, []))]
     worker = _Checker(path, check.get("worker", dict, {}), "worker.")
     sync_every = worker.get("sync_every", str, "15m")
     from okrsync.schedule_slots import parse_interval
@@ -305,6 +325,8 @@ def load_config(path: Path) -> Config:
         sync_every=sync_every,
         google=google,
         history_days=history_days,
+        webhooks=webhooks,
+        slack_ids=slack_ids,
     )
     check.done()
     return config
@@ -326,11 +348,52 @@ def _email(path: Path, raw: dict) -> EmailConfig:
     return email
 
 
-def _digest(path: Path, raw: object, index: int, source_names: list[str]) -> DigestConfig:
+def _people(check: "_Checker") -> tuple[dict[str, str], dict[str, str]]:
+    """[people]: name = "address", or name = {email = "address", slack = "U123"}."""
+    emails, slack_ids = {}, {}
+    for name, value in check.get("people", dict, {}).items():
+        if isinstance(value, str) and value.strip():
+            emails[name] = value
+            continue
+        if not isinstance(value, dict):
+            raise check.fail("people", f'gives "{name}" neither an address nor a table {{email = …, slack = …}}')
+        entry = _Checker(check.path, value, f"people.{name}.")
+        email, slack = entry.get("email", str), entry.get("slack", str)
+        entry.done()
+        if email:
+            emails[name] = email
+        if slack:
+            slack_ids[name] = slack
+    return emails, slack_ids
+
+
+def _webhook(path: Path, name: str, raw: object) -> WebhookConfig:
+    from urllib.parse import urlsplit
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Configuration key `webhooks.{name}` in {path} must be a table ([webhooks.{name}]).")
+    check = _Checker(path, raw, f"webhooks.{name}.")
+    kind = check.get("kind", str, required=True)
+    if kind not in WEBHOOK_KINDS:
+        raise check.fail("kind", f'is "{kind}"; it must be one of {", ".join(WEBHOOK_KINDS)}')
+    url_env = check.get("url_env", str, required=True)
+    url = os.environ.get(url_env)
+    if not url:
+        raise check.fail("url_env", f"names the variable {url_env}, which is not set (it holds the webhook's URL)")
+    parts = urlsplit(url.strip())
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if not (parts.scheme == "https" or (parts.scheme == "http" and loopback)) or not parts.hostname:
+        raise check.fail("url_env", f"names {url_env}, whose URL is not https (plain http only to loopback addresses)")
+    check.done()
+    return WebhookConfig(name, kind, url_env)
+
+
+def _digest(path: Path, raw: object, index: int, source_names: list[str],
+            webhooks: dict[str, WebhookConfig]) -> DigestConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"Configuration key `digests[{index}]` in {path} must be a table ([[digests]]).")
     check = _Checker(path, raw, f"digests[{index}].")
-    to = check.get("to", (str, list), required=True)
+    to = check.get("to", (str, list), [])
     if isinstance(to, str) and to != "owners":
         to = [to]
     digest = DigestConfig(
@@ -338,7 +401,13 @@ def _digest(path: Path, raw: object, index: int, source_names: list[str]) -> Dig
         to=to,
         when=check.get("when", str, "mon 08:00"),
         sources=check.get("sources", list),
+        webhooks=check.get("webhooks", list, []),
     )
+    for name in digest.webhooks:
+        if name not in webhooks:
+            raise check.fail("webhooks", f'names "{name}", which is not a [webhooks.*] table')
+    if not digest.to and not digest.webhooks:
+        raise check.fail("to", "or `webhooks` must be given: where the digest goes")
     for name in digest.sources or []:
         if name not in source_names:
             raise check.fail("sources", f'names "{name}", which is not a configured source')

@@ -26,6 +26,7 @@ import css_inline
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from okrsync.config import Config, DigestConfig, EmailConfig
+from okrsync.delivery import chat, webhook
 from okrsync.domain import Finding, Severity, Status
 from okrsync.errors import ConfigError
 from okrsync.schedule_slots import period
@@ -169,8 +170,13 @@ def resolve(owner: str, people: dict[str, str]) -> str | None:
     return people.get(name) or folded.get(normalise(name))
 
 
-def owners_contexts(run, sources: list[str] | None, people: dict[str, str]) -> tuple[dict[str, dict], list[Finding]]:
-    """One context per owner address; owners that resolve to no address become findings."""
+UNADDRESSED = "owner:"  # the key of an owner without an address (chat posts name them; no email goes out)
+
+
+def owners_contexts(run, sources: list[str] | None, people: dict[str, str],
+                    unaddressed: bool = False) -> tuple[dict[str, dict], list[Finding]]:
+    """One context per owner address; owners that resolve to no address become findings (and,
+    with ``unaddressed``, get a context of their own too, keyed UNADDRESSED + name)."""
     by_owner: dict[str, dict] = {}
     unresolved: dict[str, Finding] = {}
     for s in _picked(run, sources):
@@ -188,7 +194,9 @@ def owners_contexts(run, sources: list[str] | None, people: dict[str, str]) -> t
                     "owner-address", Severity.WARNING,
                     f'Owner "{owner}" has no email address, so their digest cannot be sent',
                     source=s.name, tab=tab, row=row, hint=f'Add "{owner}" = "name@example.com" under [people]'))
-                continue
+                if not unaddressed:
+                    continue
+                address = UNADDRESSED + normalise(owner)
             entry = by_owner.setdefault(address, {"owner": owner, "key_results": [], "kpis": [], "update": [],
                                                   "problems": [], "today": run.today})
             own = findings_by_cell.get((tab, row), [])
@@ -223,22 +231,35 @@ def period_of(digest: DigestConfig, now: dt.datetime) -> str:
     return period(digest.when, now)
 
 
-def render(config: Config, digest: DigestConfig, run, store, period: str) -> tuple[list[Message], list[Finding]]:
-    """Every message of a digest for a period, one per recipient (owners without an address are
-    logged and returned as findings)."""
+def content(config: Config, digest: DigestConfig, run, store, period: str) -> tuple[dict, list[Finding]]:
+    """What a digest says, built once for all its recipients and channels: the leaders' context,
+    or one context per owner address (owners without an address are logged and returned as
+    findings)."""
     if digest.to == "owners":
-        contexts, findings = owners_contexts(run, digest.sources, config.people)
+        contexts, findings = owners_contexts(run, digest.sources, config.people, unaddressed=bool(digest.webhooks))
         for f in findings:
             log.warning("digest %s: %s (%s)", digest.name, f.message, f.hint)
-        messages = [Message(digest.name, address, period, owners_subject(c), _html("owners.html.j2", c),
-                            _env().get_template("owners.txt.j2").render(**c), {})
-                    for address, c in sorted(contexts.items())]
-        return messages, findings
+        return contexts, findings
     previous = store.last_digest_summary(digest.name, period) if store else None
-    context = leaders_context(run, digest.sources, previous)
-    html, text = _html("leaders.html.j2", context), _env().get_template("leaders.txt.j2").render(**context)
-    subject = leaders_subject(context)
-    return [Message(digest.name, r, period, subject, html, text, context["summary"]) for r in digest.to], []
+    return leaders_context(run, digest.sources, previous), []
+
+
+def render(config: Config, digest: DigestConfig, period: str, built: dict) -> list[Message]:
+    """Every email of a digest for a period, one per recipient."""
+    if digest.to == "owners":
+        return [Message(digest.name, address, period, owners_subject(c), _html("owners.html.j2", c),
+                        _env().get_template("owners.txt.j2").render(**c), {}) for address, c in sorted(built.items())
+                if not address.startswith(UNADDRESSED)]
+    html, text = _html("leaders.html.j2", built), _env().get_template("leaders.txt.j2").render(**built)
+    subject = leaders_subject(built)
+    return [Message(digest.name, r, period, subject, html, text, built["summary"]) for r in digest.to]
+
+
+def chat_post(config: Config, digest: DigestConfig, built: dict) -> chat.Post:
+    """The digest as one chat message (owners: a section per owner)."""
+    if digest.to == "owners":
+        return chat.owners_post(built, config.slack_ids)
+    return chat.leaders_post(built)
 
 
 def email(config: Config, message: Message) -> EmailMessage:
@@ -296,10 +317,12 @@ def connect(settings: EmailConfig, timeout: float) -> smtplib.SMTP:
 
 
 def send(config: Config, digest: DigestConfig, run, store, period: str, force: bool = False) -> Outcome:
-    """Send a digest's messages for a period: each recipient once, unless ``force``."""
+    """Send a digest's messages for a period: each recipient and channel once, unless ``force``.
+    A failed email or post is reported and the others go on; the next run retries it."""
     outcome = Outcome()
-    messages, outcome.findings = render(config, digest, run, store, period)
-    for message in messages:
+    built, outcome.findings = content(config, digest, run, store, period)
+    summary = json.dumps(built.get("summary", {})) if digest.to != "owners" else "{}"
+    for message in render(config, digest, period, built):
         if not force and store.digest_sent(digest.name, period, message.recipient):
             continue
         mail = email(config, message)
@@ -311,6 +334,18 @@ def send(config: Config, digest: DigestConfig, run, store, period: str, force: b
             continue
         store.record_digest(digest.name, period, message.recipient, mail["Message-ID"], json.dumps(message.summary))
         outcome.sent.append(where)
+    due = [name for name in digest.webhooks if force or not store.digest_sent(digest.name, period, f"webhook:{name}")]
+    post = chat_post(config, digest, built) if due else None
+    for name in due:
+        hook = config.webhooks[name]
+        try:
+            webhook.post(hook, chat.render(hook.kind, post))
+        except webhook.PostFailed as exc:
+            outcome.errors.append(f"digest {digest.name} to {exc}")
+            log.error("digest %s not posted to %s (it is retried on the next run)", digest.name, exc)
+            continue
+        store.record_digest(digest.name, period, f"webhook:{name}", f"webhook:{name}", summary)
+        outcome.sent.append(f"webhook {name} ({hook.kind})")
     return outcome
 
 
@@ -334,11 +369,29 @@ def now_for(config: Config, run) -> dt.datetime:
 
 
 def preview(config: Config, digest: DigestConfig, run, store, target: Path) -> list[Path]:
-    """Write each recipient's HTML next to ``target`` (one recipient: ``target`` itself)."""
-    messages, _ = render(config, digest, run, store, period_of(digest, now_for(config, run)))
+    """Render without sending. A target ending in .html: each recipient's HTML next to it (one
+    recipient: the target itself). Otherwise a folder: each email's HTML and text, and one JSON
+    payload per chat channel (``<channel>.json``)."""
+    period = period_of(digest, now_for(config, run))
+    built, _ = content(config, digest, run, store, period)
+    messages = render(config, digest, period, built)
     written = []
-    for i, message in enumerate(messages):
-        path = target if i == 0 else target.with_name(f"{target.stem}-{_safe(message.recipient)}{target.suffix}")
-        path.write_text(message.html, "utf-8")
-        written.append(path)
+    if target.suffix.lower() == ".html":
+        for i, message in enumerate(messages):
+            path = target if i == 0 else target.with_name(f"{target.stem}-{_safe(message.recipient)}{target.suffix}")
+            path.write_text(message.html, "utf-8")
+            written.append(path)
+        return written
+    target.mkdir(parents=True, exist_ok=True)
+    for message in messages:
+        stem = _safe(f"{digest.name}-{message.recipient}")
+        written += [target / f"{stem}.html", target / f"{stem}.txt"]
+        written[-2].write_text(message.html, "utf-8")
+        written[-1].write_text(message.text, "utf-8")
+    if digest.webhooks:
+        post = chat_post(config, digest, built)
+        for name in digest.webhooks:
+            path = target / f"{_safe(name)}.json"
+            path.write_text(json.dumps(chat.render(config.webhooks[name].kind, post), indent=2, ensure_ascii=False), "utf-8")
+            written.append(path)
     return written

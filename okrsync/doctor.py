@@ -36,6 +36,7 @@ def run_checks(config_path, today: str | None) -> list[Check]:
     for source in config.sources:
         checks.append(_source(source, config, day))
     checks.append(_email(config))
+    checks += [_webhook(hook) for hook in config.webhooks.values()]
     return checks
 
 
@@ -121,6 +122,21 @@ def _google(name: str, source, config, today) -> Check:
                else "check the key or URL in `google` and the tab names")
         return Check(name, False, str(exc), fix)
     return Check(name, True, f"read {', '.join(sizes)}; writable (as {account_of(google.credentials)})")
+
+
+def _webhook(hook) -> Check:
+    """The webhook's variable is set (loading the configuration checked that) and its host
+    resolves; nothing is posted, and the URL (a secret) is never shown."""
+    import socket
+    from urllib.parse import urlsplit
+
+    host = urlsplit(hook.url).hostname or ""
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as exc:
+        return Check(f"webhook {hook.name}", False, f"the {hook.kind} webhook's host does not resolve ({exc.strerror})",
+                     f"check the URL in {hook.url_env}, and this host's DNS")
+    return Check(f"webhook {hook.name}", True, f"{hook.kind}: {hook.url_env} is set and its host resolves (nothing posted)")
 
 
 def _email(config) -> Check:
