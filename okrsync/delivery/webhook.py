@@ -19,7 +19,7 @@ class PostFailed(Exception):
     """A message could not be posted; the text names the channel, never its URL."""
 
 
-def post(webhook: WebhookConfig, payload: dict, sleep=time.sleep) -> None:
+def post(webhook: WebhookConfig, payload: dict) -> None:
     for attempt in range(RETRIES + 1):
         try:
             answer = requests.post(webhook.url, json=payload, timeout=TIMEOUT)
@@ -36,7 +36,7 @@ def post(webhook: WebhookConfig, payload: dict, sleep=time.sleep) -> None:
             raise PostFailed(f"webhook {webhook.name}: {problem} after {RETRIES} retries")
         pause = min(CAP, wait if wait is not None else BACKOFF * 2 ** attempt)
         log.warning("webhook %s: %s; retry %d in %.0f s", webhook.name, problem, attempt + 1, pause)
-        sleep(pause)
+        time.sleep(pause)
 
 
 def _retry_after(value: str | None) -> float | None:
