@@ -176,26 +176,40 @@ def _parts_kpi(t: Table, rs: RuleSet) -> list[Part]:
                         else f'KPI "{display(r["kpi"])}" has no owner'),
              hint="Name the one person accountable for it"),
         Part("kpi-measurable", "items", "direction", lambda df: df["direction_n"].notna(),
-             lambda r: f'{L("direction")} "{display(r["direction"])}" is not one of higher, lower'),
+             lambda r: f'{L("direction")} "{display(r["direction"])}" is not one of higher, lower, range'),
         Part("kpi-measurable", "items", "threshold",
              lambda df: _empty(df["threshold"]) | df["threshold_n"].notna(),
              lambda r: _number_problem(r["threshold"], L("threshold"))),
     ]
-    for name in ("target", "current"):
-        parts.append(Part("kpi-measurable", "items", name, lambda df, name=name: df[f"{name}_n"].notna(),
-                          lambda r, name=name: _number_problem(r[name], L(name)),
-                          hint="Type a number (1,200, 45 %, $150,000 work)"))
+    ranged = lambda df: df["direction_n"] == "range"  # noqa: E731 — a range KPI needs min and max, not a target
+    parts.append(Part("kpi-measurable", "items", "current", lambda df: df["current_n"].notna(),
+                      lambda r: _number_problem(r["current"], L("current")), hint="Type a number (1,200, 45 %, $150,000 work)"))
+    parts.append(Part("kpi-measurable", "items", "target", lambda df: ranged(df) | df["target_n"].notna(),
+                      lambda r: _number_problem(r["target"], L("target")), hint="Type a number (1,200, 45 %, $150,000 work)"))
+    for name in ("min", "max"):
+        parts.append(Part("kpi-measurable", "items", name if name in t.columns else "direction",
+                          lambda df, name=name: ~ranged(df) | df[f"{name}_n"].notna(),
+                          lambda r, name=name: (_number_problem(r[name], L(name)) if name in t.columns else
+                                                f"a range KPI needs a {name} column (Target {name}) for its band"),
+                          hint="Give the band's lower and upper bounds as numbers"))
+    parts.append(Part("kpi-measurable", "items", "max" if "max" in t.columns else "direction",
+                      lambda df: ~ranged(df) | df["min_n"].isna() | df["max_n"].isna() | (df["min_n"] < df["max_n"]),
+                      lambda r: f"{L('min')} {display(r['min'])} is not below {L('max')} {display(r['max'])}",
+                      hint="The band runs from its lower bound to a higher upper bound"))
 
     def threshold_side(df: pd.DataFrame) -> pd.Series:
         lower = df["direction_n"] == "lower"
         wrong = (~lower & (df["threshold_n"] > df["target_n"])) | (lower & (df["threshold_n"] < df["target_n"]))
+        wrong = (wrong & ~ranged(df)) | (ranged(df) & (df["threshold_n"] < 0))  # a range's is a distance
         return ~wrong  # NaN comparisons are False: a missing number is kpi-measurable's to report
 
     parts.append(Part("kpi-threshold", "items", "threshold", threshold_side,
-                      lambda r: f"{L('threshold')} {display(r['threshold'])} lies "
-                                f"{'above' if r['direction_n'] != 'lower' else 'below'} {L('target')} {display(r['target'])}; "
-                                f"for a {r['direction_n'] or 'higher'}-is-better KPI it must lie on the "
-                                f"{'lower' if r['direction_n'] != 'lower' else 'higher'} side"))
+                      lambda r: (f"{L('threshold')} {display(r['threshold'])} is negative; for a range KPI it is how far "
+                                 "outside the band counts as at risk" if r["direction_n"] == "range" else
+                                 f"{L('threshold')} {display(r['threshold'])} lies "
+                                 f"{'above' if r['direction_n'] != 'lower' else 'below'} {L('target')} {display(r['target'])}; "
+                                 f"for a {r['direction_n'] or 'higher'}-is-better KPI it must lie on the "
+                                 f"{'lower' if r['direction_n'] != 'lower' else 'higher'} side")))
     warn, kmax = rs.get("kpis-per-team").params["warn"], rs.get("kpis-per-team").params["max"]
 
     def team_rank(df: pd.DataFrame) -> pd.Series:

@@ -157,13 +157,16 @@ class Kpi:
     name: str
     team: str
     owner: str
-    direction: str  # higher | lower
+    direction: str  # higher | lower | range
     target: float | None
     threshold: float | None
     current: float | None
     usable: bool = True
     status: Status = Status.NEEDS_DATA
     trend: str = ""
+    low: float | None = None  # a range KPI's band, [low, high]
+    high: float | None = None
+    improving: bool | None = None  # whether its last change was for the better (None: no change)
 
 
 @dataclass

@@ -8,7 +8,7 @@ import math
 from okrsync.cycles import CycleError, parse_cycle
 from okrsync.domain import Evaluation, Finding, Kpi, KeyResult, Objective, Severity
 from okrsync.ruleset import RuleSet
-from okrsync.score import kpi_status, kr_status, objective_status, trend
+from okrsync.score import improving, kpi_status, kr_status, objective_status, trend
 from okrsync.table import Table
 from okrsync.values import text_of
 
@@ -66,9 +66,10 @@ def evaluate_kpis(table: Table, findings: list[Finding], ruleset: RuleSet,
             row=r["row"], key=r["key"], name=text_of(r["kpi"]), team=r["team"],
             owner=text_of(r["owner"]), direction=r["direction_n"] or "",
             target=_num(r["target_n"]), threshold=_num(r["threshold_n"]), current=_num(r["current_n"]),
-            usable=int(r["row"]) not in blocked,
+            usable=int(r["row"]) not in blocked, low=_num(r["min_n"]), high=_num(r["max_n"]),
         )
         kpi.status = kpi_status(kpi, ruleset.kpi_tolerance)
         kpi.trend = trend(kpi.current, previous.get(kpi.key))
+        kpi.improving = improving(kpi, previous.get(kpi.key))
         result.kpis.append(kpi)
     return result

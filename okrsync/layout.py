@@ -15,7 +15,7 @@ OKR_FIELDS = (
     "confidence", "due",
 )
 KPI_FIELDS = (
-    "kpi", "team", "owner", "perspective", "unit", "direction", "target", "threshold",
+    "kpi", "team", "owner", "perspective", "unit", "direction", "target", "min", "max", "threshold",
     "current", "as_of", "frequency", "objective",
 )
 
@@ -48,6 +48,8 @@ KPI_ALIASES = {
     "unit": ["unit"],
     "direction": ["direction", "polarity"],
     "target": ["target", "goal"],
+    "min": ["min", "target min", "lower bound"],  # a range KPI's band
+    "max": ["max", "target max", "upper bound"],
     "threshold": ["threshold", "red at", "red threshold"],
     "current": ["current", "actual", "value", "latest"],
     "as_of": ["as of", "date", "updated"],
@@ -58,7 +60,7 @@ KPI_ALIASES = {
 CHOICES = {
     ("okr", "type"): ["number", "percent", "currency", "milestone"],
     ("okr", "direction"): ["increase", "decrease", "at least", "at most"],
-    ("kpi", "direction"): ["higher", "lower"],
+    ("kpi", "direction"): ["higher", "lower", "range"],
     ("kpi", "perspective"): ["financial", "customer", "internal", "learning"],
     ("kpi", "frequency"): ["daily", "weekly", "monthly", "quarterly"],
 }

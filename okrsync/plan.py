@@ -52,8 +52,7 @@ def desired_cells(table: Table, evaluation: Evaluation, findings: list[Finding])
     else:
         for kpi in evaluation.kpis:
             cells.append(CellChange(tab, kpi.row, owned["status"], kpi.status.text, kpi.status.colour))
-            good = {"↑": kpi.direction != "lower", "↓": kpi.direction == "lower"}.get(kpi.trend)
-            colour = None if good is None else GREEN if good else RED
+            colour = None if kpi.improving is None else GREEN if kpi.improving else RED
             cells.append(CellChange(tab, kpi.row, owned["trend"], kpi.trend, colour))
             cells.append(CellChange(tab, kpi.row, owned["check"], _check_text(by_row.get(kpi.row))))
     return cells

@@ -61,9 +61,11 @@ BUILTIN_RULES = {  # in the order SPEC §4 lists them
                  "not once its cycle or due date has ended, when its value is final",
                  "OKRs are a weekly conversation; a number nobody has touched for weeks means nobody is "
                  "watching it — the score it yields is fiction."),
-        RuleSpec("kpi-measurable", "error", {}, "KPIs have a numeric target and current and a known direction",
+        RuleSpec("kpi-measurable", "error", {},
+                 "KPIs have a numeric target (a range KPI: a numeric min below its max) and current and a known direction",
                  "A KPI is a measurement: without numbers it has no health to report."),
-        RuleSpec("kpi-threshold", "error", {}, "the threshold lies on the bad side of the target",
+        RuleSpec("kpi-threshold", "error", {},
+                 "the threshold lies on the bad side of the target (a range KPI's, a distance, is not negative)",
                  "A red threshold on the good side of the target would never turn red."),
         RuleSpec("kpis-per-team", "warning", {"warn": 8, "max": 12},
                  "more than warn KPIs per team warns; more than max is an error",

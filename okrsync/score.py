@@ -93,7 +93,15 @@ def objective_status(objective: Objective, today: dt.date, green: float, yellow:
 
 
 def kpi_status(kpi: Kpi, tolerance: float) -> Status:
-    """On track at the target, at risk up to the threshold (default 10 % of the target beyond it)."""
+    """On track at the target, at risk up to the threshold (default 10 % of the target beyond it).
+    A range KPI is on track inside its band, at risk up to the threshold outside it (default
+    ``tolerance`` × the band's width on each side)."""
+    if kpi.direction == "range":
+        if not kpi.usable or not _usable(kpi.low, kpi.high, kpi.current) or kpi.low >= kpi.high:
+            return Status.NEEDS_DATA
+        margin = kpi.threshold if _usable(kpi.threshold) else tolerance * (kpi.high - kpi.low)
+        outside = max(kpi.low - kpi.current, kpi.current - kpi.high, 0.0)
+        return Status.ON_TRACK if outside == 0 else Status.AT_RISK if outside <= margin else Status.OFF_TRACK
     if not kpi.usable or not _usable(kpi.target, kpi.current) or kpi.direction not in ("higher", "lower"):
         return Status.NEEDS_DATA
     t, c = kpi.target, kpi.current
@@ -102,6 +110,19 @@ def kpi_status(kpi: Kpi, tolerance: float) -> Status:
     if lower_is_better:
         return Status.ON_TRACK if c <= t else Status.AT_RISK if c <= h else Status.OFF_TRACK
     return Status.ON_TRACK if c >= t else Status.AT_RISK if c >= h else Status.OFF_TRACK
+
+
+def improving(kpi: Kpi, previous: float | None) -> bool | None:
+    """Whether the KPI's last change was for the better: up for higher-is-better, down for
+    lower-is-better, toward the band's middle for a range KPI; None when it did not change."""
+    if not _usable(kpi.current) or not _usable(previous) or kpi.current == previous:
+        return None
+    if kpi.direction == "range":
+        if not _usable(kpi.low, kpi.high):
+            return None
+        middle = (kpi.low + kpi.high) / 2
+        return abs(kpi.current - middle) < abs(previous - middle)
+    return (kpi.current > previous) == (kpi.direction != "lower")
 
 
 def trend(current: float | None, previous: float | None) -> str:

@@ -39,6 +39,7 @@ KR_DIRECTIONS = {
 KPI_DIRECTIONS = {
     "higher": "higher", "higherisbetter": "higher", "increase": "higher", "up": "higher",
     "lower": "lower", "lowerisbetter": "lower", "decrease": "lower", "down": "lower",
+    "range": "range", "within": "range", "band": "range", "closertotargetisbetter": "range",
 }
 
 
@@ -308,12 +309,13 @@ def _kpi_items(rows: dict[int, dict[str, object]], config: SourceConfig) -> tupl
         item["team"] = text_of(item.get("team")) or config.name
         direction_text = normalise(item.get("direction"))
         item["direction_n"] = KPI_DIRECTIONS.get(direction_text) if direction_text else "higher"
-        for name in ("target", "threshold", "current"):
+        for name in ("target", "min", "max", "threshold", "current"):
             item[f"{name}_n"] = _number(item.get(name), False)
         as_of = item.get("as_of")
         item["as_of_d"] = None if is_blank(as_of) else parse_date(as_of)
         item["key"] = f"{item['team']}|{text_of(item.get('kpi'))}"
         items.append(item)
-    columns = ["row", "key", *KPI_FIELDS, "direction_n", "target_n", "threshold_n", "current_n", "as_of_d"]
-    return items, _frame(items, columns, ("target_n", "threshold_n", "current_n"))
+    columns = ["row", "key", *KPI_FIELDS, "direction_n", "target_n", "min_n", "max_n", "threshold_n", "current_n",
+               "as_of_d"]
+    return items, _frame(items, columns, ("target_n", "min_n", "max_n", "threshold_n", "current_n"))
 

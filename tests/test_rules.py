@@ -123,7 +123,7 @@ def kpi(name="k", team="T", owner="Ada", direction="higher", target=100, thresho
     (dict(owner=None), [("owner-present", "error", "C2", 'KPI "k" has no owner')]),
     (dict(current="n/a"), [("kpi-measurable", "error", "G2", 'Current "n/a" is not a number')]),
     (dict(target=None), [("kpi-measurable", "error", "E2", "Target is blank")]),
-    (dict(direction="sideways"), [("kpi-measurable", "error", "D2", 'Direction "sideways" is not one of higher, lower')]),
+    (dict(direction="sideways"), [("kpi-measurable", "error", "D2", 'Direction "sideways" is not one of higher, lower, range')]),
     (dict(threshold="red"), [("kpi-measurable", "error", "F2", 'Threshold "red" is not a number')]),
     (dict(threshold=120), [("kpi-threshold", "error", "F2",
                             "Threshold 120 lies above Target 100; for a higher-is-better KPI it must lie on the lower side")]),

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from okrsync.domain import Cycle, Kpi, KeyResult, Objective, Status
-from okrsync.score import elapsed, kpi_status, kr_score, kr_status, objective_status, trend
+from okrsync.score import elapsed, improving, kpi_status, kr_score, kr_status, objective_status, trend
 
 Q4 = Cycle("2026-Q4", dt.date(2026, 10, 1), dt.date(2026, 12, 31))  # 91 days from start to end
 G, Y = 0.7, 0.4
@@ -172,3 +172,33 @@ def test_kpi_tolerance_comes_from_the_rules():
 
 def test_trend():
     assert trend(5, 3) == "↑" and trend(3, 5) == "↓" and trend(3, 3) == "→" and trend(3, None) == "→"
+
+
+def band_kpi(current, low=40.0, high=60.0, threshold=None):
+    return Kpi(row=2, key="k", name="Occupancy", team="Ops", owner="Ada", direction="range", target=None,
+               threshold=threshold, current=current, low=low, high=high)
+
+
+@pytest.mark.parametrize("current, threshold, expected", [
+    (40.0, None, Status.ON_TRACK), (60.0, None, Status.ON_TRACK), (52.0, None, Status.ON_TRACK),
+    (38.0, None, Status.AT_RISK),  # 2 below the band; default margin 10 % of its width (20) = 2
+    (62.0, None, Status.AT_RISK), (37.9, None, Status.OFF_TRACK), (62.1, None, Status.OFF_TRACK),
+    (35.0, 5.0, Status.AT_RISK), (34.0, 5.0, Status.OFF_TRACK),  # a threshold is the distance allowed outside
+])
+def test_a_range_kpi_is_on_track_inside_its_band(current, threshold, expected):
+    assert kpi_status(band_kpi(current, threshold=threshold), 0.10) is expected
+
+
+def test_a_range_kpi_without_a_usable_band_needs_data():
+    assert kpi_status(band_kpi(50.0, low=None), 0.10) is Status.NEEDS_DATA
+    assert kpi_status(band_kpi(50.0, low=60.0, high=40.0), 0.10) is Status.NEEDS_DATA
+
+
+@pytest.mark.parametrize("direction, previous, current, expected", [
+    ("range", 70.0, 58.0, True), ("range", 52.0, 58.0, False), ("range", 30.0, 71.0, False),  # toward the middle, 50
+    ("higher", 5.0, 6.0, True), ("higher", 6.0, 5.0, False), ("lower", 6.0, 5.0, True), ("range", 58.0, 58.0, None),
+])
+def test_a_kpi_improves_when_it_moves_the_right_way(direction, previous, current, expected):
+    kpi = band_kpi(current)
+    kpi.direction = direction
+    assert improving(kpi, previous) is expected
