@@ -148,6 +148,7 @@ class Objective:
     key_results: list[KeyResult] = field(default_factory=list)
     score: float | None = None
     status: Status = Status.NEEDS_DATA
+    committed: bool = False  # expected in full (its own bands); aspirational otherwise
 
 
 @dataclass(slots=True)

@@ -7,7 +7,7 @@ import math
 
 from okrsync.cycles import CycleError, parse_cycle
 from okrsync.domain import Evaluation, Finding, Kpi, KeyResult, Objective, Severity
-from okrsync.ruleset import RuleSet
+from okrsync.ruleset import RuleSet, bands
 from okrsync.score import improving, kpi_status, kr_status, objective_status, trend
 from okrsync.table import Table
 from okrsync.values import text_of
@@ -38,7 +38,8 @@ def evaluate_okrs(table: Table, findings: list[Finding], ruleset: RuleSet, today
             cycle = None
         objectives[o["key"]] = Objective(
             key=o["key"], text=text_of(o["objective"]), team=o["team"], owner=text_of(o["objective_owner"]),
-            cycle=cycle, first_row=int(o["row"]))
+            cycle=cycle, first_row=int(o["row"]),
+            committed=(o["commitment"] or ruleset.default_commitment) == "committed")
     for r in table.records:
         kr = KeyResult(
             row=r["row"], objective_key=r["objective_key"], text=text_of(r["key_result"]),
@@ -48,11 +49,11 @@ def evaluate_okrs(table: Table, findings: list[Finding], ruleset: RuleSet, today
             confidence=_num(r["confidence_n"]), cycle=r["cycle_c"], due=r["due_d"],
             scorable=int(r["row"]) not in blocked and r["type_n"] is not None and r["direction_n"] is not None,
         )
-        kr.score, kr.status = kr_status(kr, today, ruleset.green, ruleset.yellow)
+        kr.score, kr.status = kr_status(kr, today, *bands(ruleset, objectives[kr.objective_key].committed))
         objectives[kr.objective_key].key_results.append(kr)
         result.key_results.append(kr)
     for objective in objectives.values():
-        objective.score, objective.status = objective_status(objective, today, ruleset.green, ruleset.yellow)
+        objective.score, objective.status = objective_status(objective, today, *bands(ruleset, objective.committed))
     result.objectives = list(objectives.values())
     return result
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from okrsync.values import normalise
 
 OKR_FIELDS = (
-    "cycle", "team", "level", "objective_id", "objective", "objective_owner", "parent",
+    "cycle", "team", "level", "objective_id", "objective", "objective_owner", "parent", "commitment",
     "key_result", "owner", "type", "direction", "start", "target", "current", "weight",
     "confidence", "due",
 )
@@ -29,6 +29,7 @@ OKR_ALIASES = {
     "objective": ["objective", "objectives", "o"],
     "objective_owner": ["objective owner"],
     "parent": ["parent", "aligned to", "parent objective", "supports"],
+    "commitment": ["commitment", "kind", "okr type", "committed/aspirational"],
     "key_result": ["key result", "key results", "kr", "krs"],
     "owner": _OWNER,
     "type": ["type", "kr type", "metric type"],
@@ -60,6 +61,7 @@ KPI_ALIASES = {
 CHOICES = {
     ("okr", "type"): ["number", "percent", "currency", "milestone"],
     ("okr", "direction"): ["increase", "decrease", "at least", "at most"],
+    ("okr", "commitment"): ["committed", "aspirational"],
     ("kpi", "direction"): ["higher", "lower", "range"],
     ("kpi", "perspective"): ["financial", "customer", "internal", "learning"],
     ("kpi", "frequency"): ["daily", "weekly", "monthly", "quarterly"],

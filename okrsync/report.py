@@ -124,7 +124,9 @@ def rules_text(ruleset) -> str:
 
     files = ", ".join(str(f) for f in ruleset.files) or "(built-in defaults)"
     lines = [f"rules from: {files}",
-             f"scoring bands: green {ruleset.green}, yellow {ruleset.yellow}; KPI tolerance {ruleset.kpi_tolerance}", ""]
+             f"scoring bands: green {ruleset.green}, yellow {ruleset.yellow}; committed objectives: green "
+             f"{ruleset.committed_green}, yellow {ruleset.committed_yellow}; a blank commitment is "
+             f"{ruleset.default_commitment}; KPI tolerance {ruleset.kpi_tolerance}", ""]
     width = max(len(r) for r in [*BUILTIN_RULES, *ruleset.custom])
     for rule_id in BUILTIN_RULES:
         setting = ruleset.get(rule_id)
@@ -143,7 +145,9 @@ def rules_json(ruleset) -> str:
 
     return json.dumps({
         "files": [str(f) for f in ruleset.files],
-        "scoring": {"bands": {"green": ruleset.green, "yellow": ruleset.yellow}},
+        "scoring": {"bands": {"green": ruleset.green, "yellow": ruleset.yellow},
+                    "committed": {"green": ruleset.committed_green, "yellow": ruleset.committed_yellow},
+                    "default_commitment": ruleset.default_commitment},
         "kpi": {"tolerance": ruleset.kpi_tolerance},
         "rules": [{"id": rid, "severity": ruleset.get(rid).severity, "params": ruleset.get(rid).params,
                    "checks": spec.checks} for rid, spec in BUILTIN_RULES.items()],

@@ -146,6 +146,9 @@ class RuleSet:
     custom: dict[str, CustomRule] = field(default_factory=dict)
     green: float = 0.7
     yellow: float = 0.4
+    committed_green: float = 1.0  # a committed objective is expected to be delivered in full
+    committed_yellow: float = 0.7
+    default_commitment: str = "aspirational"
     kpi_tolerance: float = 0.10
     files: list[Path] = field(default_factory=list)
 
@@ -191,7 +194,15 @@ def load_rules(paths: list[Path]) -> RuleSet:
         _merge(ruleset, Path(path))
     if not ruleset.yellow <= ruleset.green:
         raise RulesError(f"scoring.bands: yellow ({ruleset.yellow}) must not exceed green ({ruleset.green}).")
+    if not ruleset.committed_yellow <= ruleset.committed_green:
+        raise RulesError(f"scoring.committed: yellow ({ruleset.committed_yellow}) must not exceed green "
+                         f"({ruleset.committed_green}).")
     return ruleset
+
+
+def bands(ruleset: RuleSet, committed: bool) -> tuple[float, float]:
+    """(green, yellow) for an objective's key results: committed ones have their own."""
+    return (ruleset.committed_green, ruleset.committed_yellow) if committed else (ruleset.green, ruleset.yellow)
 
 
 def _merge(ruleset: RuleSet, path: Path) -> None:
@@ -211,15 +222,22 @@ def _merge(ruleset: RuleSet, path: Path) -> None:
     for name, key_node, value in r.mapping(root, ""):
         if name == "scoring":
             for sub, sub_key, sub_value in r.mapping(value, "scoring"):
-                if sub != "bands":
-                    raise r.fail(sub_key, f"scoring.{sub}", "is not a known key (known: bands)")
-                for band, band_key, band_value in r.mapping(sub_value, "scoring.bands"):
+                if sub == "default_commitment":
+                    choice = str(sub_value.value) if isinstance(sub_value, yaml.ScalarNode) else ""
+                    if choice not in ("committed", "aspirational"):
+                        raise r.fail(sub_value, "scoring.default_commitment", "must be committed or aspirational")
+                    ruleset.default_commitment = choice
+                    continue
+                if sub not in ("bands", "committed"):
+                    raise r.fail(sub_key, f"scoring.{sub}", "is not a known key (known: bands, committed, "
+                                                           "default_commitment)")
+                for band, band_key, band_value in r.mapping(sub_value, f"scoring.{sub}"):
                     if band not in ("green", "yellow"):
-                        raise r.fail(band_key, f"scoring.bands.{band}", "is not a band (green, yellow)")
-                    number = r.number(band_value, f"scoring.bands.{band}")
+                        raise r.fail(band_key, f"scoring.{sub}.{band}", "is not a band (green, yellow)")
+                    number = r.number(band_value, f"scoring.{sub}.{band}")
                     if not 0 <= number <= 1:
-                        raise r.fail(band_value, f"scoring.bands.{band}", "must lie between 0 and 1")
-                    setattr(ruleset, band, float(number))
+                        raise r.fail(band_value, f"scoring.{sub}.{band}", "must lie between 0 and 1")
+                    setattr(ruleset, band if sub == "bands" else f"committed_{band}", float(number))
         elif name == "kpi":
             for sub, sub_key, sub_value in r.mapping(value, "kpi"):
                 if sub != "tolerance":

@@ -22,7 +22,9 @@ from okrsync.values import display, is_blank, text_of, normalise, parse_date, pa
 HEADER_SEARCH_ROWS = 20
 
 # Carried down from an objective's first row to its continuation rows when blank there.
-OBJECTIVE_FIELDS = ("objective_id", "objective_owner", "parent", "level", "team", "cycle")
+OBJECTIVE_FIELDS = ("objective_id", "objective_owner", "parent", "level", "team", "cycle", "commitment")
+COMMITMENTS = {"committed": "committed", "commit": "committed", "aspirational": "aspirational",
+               "stretch": "aspirational", "moonshot": "aspirational"}
 
 KR_TYPES = {
     "number": "number", "numeric": "number", "count": "number",
@@ -185,6 +187,7 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
                     "team": team, "cycle": cycle_text, "objective_id": ident,
                     "objective_owner": current.get("objective_owner"), "parent": current.get("parent"),
                     "level": text_of(current.get("level")).lower(), "kr_count": 0,
+                    "commitment": COMMITMENTS.get(normalise(current.get("commitment"))),  # None: blank or unknown
                 }
         else:
             for name in OBJECTIVE_FIELDS:
@@ -213,7 +216,8 @@ def _okr_items(rows: dict[int, dict[str, object]], config: SourceConfig, context
     objective_records = list(objectives.values())
     objective_frame = _frame(
         objective_records,
-        ["key", "row", "objective", "team", "cycle", "objective_id", "objective_owner", "parent", "level", "kr_count"],
+        ["key", "row", "objective", "team", "cycle", "objective_id", "objective_owner", "parent", "level", "kr_count",
+         "commitment"],
         (),
     )
     objective_frame["kr_count"] = objective_frame["kr_count"].astype(int)

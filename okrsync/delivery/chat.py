@@ -67,6 +67,10 @@ def leaders_post(context: dict) -> Post:
         lines = [f"{marker(o['colour'])} {o['text']} — {_score(o['score'])} {o['status']}{_change(o['change'])}"
                  for o in data["objectives"]]
         post.sections.append(Section(f"Team {team}", lines))
+    if context["committed_missed"]:
+        post.sections.append(Section("Committed objectives not delivered in full", [
+            f"{marker(o['colour'])} {o['text']} ({o['team']}) — {_score(o['score'])} {o['status']} — "
+            f"{o['owner'] or 'no owner'}" for o in context["committed_missed"]]))
     if context["attention"]:
         post.sections.append(Section("Key results at risk or off track", [
             f"{marker(k['colour'])} {k['text']} — {k['owner'] or 'no owner'} — {k['status']}" for k in context["attention"]]))
