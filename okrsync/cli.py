@@ -275,6 +275,36 @@ def worker(config_path, today) -> None:
 
 
 @cli.command(epilog=EXIT_CODES)
+@common_options
+@click.option("--cycle", metavar="CYCLE", help="The cycle to review, e.g. 2026-Q3 (default: the one that ended last, "
+                                               "else the current one with its scores so far).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE.html",
+              help="Also write a page for the review meeting, with each objective's weekly score drawn (no script).")
+def review(config_path, sources, as_json, today, cycle, html_path) -> None:
+    """The end-of-cycle review: each objective's final score and grade, committed objectives
+    missed, each key result from start to end, the weekly score path from the history store,
+    KPIs' share of weeks on track and the data-hygiene record. Reads; writes no sheet."""
+    from pathlib import Path
+
+    from okrsync import review as reviews
+    from okrsync import sync
+    from okrsync.store import Store
+
+    config = _load(config_path)
+    day = config.today(today)
+    history = Store.read_only(config.state)
+    try:
+        sheets = sync.check(config, day, sources, history)
+        built = reviews.build(sheets, history, reviews.pick_cycle(sheets, cycle, day), day)
+    finally:
+        if history:
+            history.close()
+    if html_path:
+        Path(html_path).write_text(reviews.as_html(built), "utf-8")
+    _echo(reviews.as_json(built) if as_json else reviews.text(built))
+
+
+@cli.command(epilog=EXIT_CODES)
 @config_option
 @verbosity_options
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")

@@ -247,6 +247,17 @@ class Store:
                 self.db.execute(f"DELETE FROM {table} WHERE run_id IN ({old})", (cutoff,))
             self.db.execute("DELETE FROM runs WHERE today < ?", (cutoff,))
 
+    def review_history(self, until: dt.date) -> dict[str, list[dict]]:
+        """Runs up to ``until``, and the snapshots and findings they recorded (for a review)."""
+        day = until.isoformat()
+        runs = "SELECT id FROM runs WHERE today <= ?"
+        return {"runs": _dicts(self.db.execute("SELECT id, today FROM runs WHERE today <= ? ORDER BY id", (day,))),
+                "snapshots": _dicts(self.db.execute(
+                    f"SELECT * FROM snapshots WHERE run_id IN ({runs}) ORDER BY run_id", (day,))),
+                "findings": _dicts(self.db.execute(
+                    f"SELECT run_id, source, tab, cell, row, rule, severity FROM findings WHERE run_id IN ({runs})",
+                    (day,)))}
+
     def size(self) -> int:
         """Bytes on disk: the database and its write-ahead log."""
         return sum(p.stat().st_size for p in (self.path, self.path.with_name(self.path.name + "-wal")) if p.exists())
