@@ -68,9 +68,9 @@ CHOICES = {
 }
 # The columns of a new OKRs / KPIs tab (starter workbook, demo, init --google), in order.
 TEMPLATE_COLUMNS = {
-    "okr": ("cycle", "team", "objective", "objective_owner", "key_result", "owner", "type", "direction",
+    "okr": ("cycle", "team", "objective", "objective_owner", "commitment", "key_result", "owner", "type", "direction",
             "start", "target", "current", "confidence", "due"),
-    "kpi": ("kpi", "team", "owner", "perspective", "unit", "direction", "target", "threshold",
+    "kpi": ("kpi", "team", "owner", "perspective", "unit", "direction", "target", "min", "max", "threshold",
             "current", "as_of", "frequency", "objective"),
 }
 KEY_HEADERS = {"okr": ("objective", "key_result"), "kpi": ("kpi",)}

@@ -52,6 +52,16 @@ def _write_rows(workbook, sheet, columns, rows, first_row):
                 sheet.write(r, c, value)
 
 
+def _committed(rows: list[list], commitment: dict[int, str]) -> list[list]:
+    """Rows with the commitment cell after the objective owner (row index → committed | aspirational)."""
+    return [row[:4] + [commitment.get(i)] + row[4:] for i, row in enumerate(rows)]
+
+
+def _banded(rows: list[list]) -> list[list]:
+    """KPI rows with empty min and max cells after the target (only range KPIs fill them)."""
+    return [row[:7] + [None, None] + row[7:] for row in rows]
+
+
 def template(path: Path) -> None:
     workbook = xlsxwriter.Workbook(str(path))
     workbook.set_properties({"title": "OKRs and KPIs", "created": FIXED_TIME, "author": "okrsync"})
@@ -69,6 +79,7 @@ def template(path: Path) -> None:
         ["Customer retention rate", "Support", "Dana Ruiz", "customer", "%", "higher", ("pct", 0.92), ("pct", 0.88),
          ("pct", 0.94), dt.date(2026, 10, 31), "monthly", None],
     ]
+    okrs, kpis = _committed(okrs, {0: "aspirational"}), _banded(kpis)
     sheet = _sheet(workbook, "OKRs", "okr", OKR_COLUMNS, okrs)
     _write_rows(workbook, sheet, OKR_COLUMNS, okrs, 0)
     sheet = _sheet(workbook, "KPIs", "kpi", KPI_COLUMNS, kpis)
@@ -119,6 +130,10 @@ def demo(path: Path) -> None:
         ["Pipeline coverage", "Sales", "Mia Wong", "financial", "x", "higher", 3, 2.5, "n/a",
          dt.date(2026, 11, 13), "weekly", None],
     ]
+    okrs = _committed(okrs, {0: "committed", 4: "aspirational"})  # Support commits to its first objective
+    kpis = _banded(kpis) + [  # a KPI that must stay inside a band
+        ["Average handle time (minutes)", "Support", "Lee Chen", "internal", "minutes", "range", None, 6, 9, None, 9.5,
+         dt.date(2026, 11, 13), "weekly", None]]
     sheet = _sheet(workbook, "OKRs", "okr", OKR_COLUMNS, okrs, first_row=2)
     sheet.merge_range(0, 0, 0, 4, "Acme — OKRs, Q4 2026 (okrsync demo)", title)
     _write_rows(workbook, sheet, OKR_COLUMNS, okrs, 2)

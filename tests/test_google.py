@@ -129,15 +129,15 @@ def test_init_lays_out_an_existing_spreadsheet(tmp_path, google):  # noqa: F811
     result = okrsync("init", tmp_path / "team", "--google", book.url, "--credentials", google.bot_key)
     assert result.exit_code == 0, result.stderr
     assert "added the tabs OKRs, KPIs" in result.stdout
-    assert book.worksheet("OKRs").row_values(1)[:5] == ["Cycle", "Team", "Objective", "Objective owner", "Key result"]
+    assert book.worksheet("OKRs").row_values(1)[:5] == ["Cycle", "Team", "Objective", "Objective owner", "Commitment"]
     assert book.worksheet("KPIs").row_values(1)[0] == "KPI"
     config = (tmp_path / "team" / "okrsync.toml").read_text()
     assert f'google = "{book.url}"' in config and str(google.bot_key) in config
     again = okrsync("init", tmp_path / "team2", "--google", book.id, "--credentials", google.bot_key)
     assert "its tabs are already there" in again.stdout
     # the laid-out sheet is one okrsync reads: every header recognised, nothing to complain about
-    book.worksheet("OKRs").update([["2026-Q4", "Support", "Delight", "Ada", "CSAT to 90", "Ada", "number",
-                                    "increase", 70, 90, 80]], "A2", value_input_option="USER_ENTERED")
+    book.worksheet("OKRs").update([["2026-Q4", "Support", "Delight", "Ada", "aspirational", "CSAT to 90", "Ada",
+                                    "number", "increase", 70, 90, 80]], "A2", value_input_option="USER_ENTERED")
     check = okrsync("validate", "-c", tmp_path / "team" / "okrsync.toml", "--json", *TODAY)
     source = json.loads(check.stdout)["sources"][0]
     assert source["ok"] and source["key_results"][0]["status"] == "On track"

@@ -24,8 +24,9 @@ def test_every_template_header_is_recognised_and_has_drop_downs():
     for name in ("okrsync.xlsx", "demo.xlsx"):
         source = ExcelSource(SourceConfig(name="t", excel=sheet_template(name)))
         grids = source.read(["OKRs", "KPIs"])
-        for tab, kind, expected in (("OKRs", "okr", 13), ("KPIs", "kpi", 12)):
+        for tab, kind, expected in (("OKRs", "okr", 14), ("KPIs", "kpi", 14)):
             row, columns, _ = find_header(grids[tab], kind, SourceConfig(name="t"))
             assert len(columns) == expected  # every header maps to a canonical column
     sheet = unzip(sheet_template())["xl/worksheets/sheet1.xml"].decode()
-    assert sheet.count("<dataValidation ") == 2 and '"number,percent,currency,milestone"' in sheet
+    assert sheet.count("<dataValidation ") == 3 and '"number,percent,currency,milestone"' in sheet
+    assert '"committed,aspirational"' in sheet
