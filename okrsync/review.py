@@ -57,11 +57,13 @@ def build(run, store, cycle: Cycle, today: dt.date) -> dict:
                         "okrsync cannot review a cycle it did not follow.")
     run_day = {r["id"]: dt.date.fromisoformat(r["today"]) for r in history["runs"]}
     ends = weeks(cycle)
+    by_item: dict[tuple[str, str, str], list[dict]] = {}  # each item's snapshots, oldest first
+    for snap in history["snapshots"]:
+        by_item.setdefault((snap["source"], snap["kind"], snap["key"]), []).append(snap)
 
     def path(source: str, kind: str, key: str, field: str) -> list:
         """The item's ``field`` at the end of each week (None before its first snapshot)."""
-        states = [(run_day[s["run_id"]], s[field]) for s in history["snapshots"]
-                  if s["source"] == source and s["kind"] == kind and s["key"] == key]
+        states = [(run_day[s["run_id"]], s[field]) for s in by_item.get((source, kind, key), [])]
         return [next((value for day, value in reversed(states) if day <= end), None) for end in ends]
 
     teams: dict[str, list] = {}
