@@ -40,7 +40,6 @@ STALE_RULES = {"stale", "kpi-stale"}
 GOOD = {Status.ON_TRACK, Status.DONE, Status.ACHIEVED}
 RISK = {Status.AT_RISK, Status.PARTLY_ACHIEVED}
 BAD = {Status.OFF_TRACK, Status.MISSED}
-FINAL_BELOW_FULL = {Status.ACHIEVED, Status.PARTLY_ACHIEVED, Status.MISSED}  # graded after the end, below Done
 
 
 @dataclass
@@ -129,11 +128,9 @@ def leaders_context(run, sources: list[str] | None, previous: dict | None) -> di
         **groups,
         "changes": {k: (v - before["groups"][k]) if "groups" in before else None for k, v in groups.items()},
         "teams": dict(sorted(teams.items())),
-        # a committed objective is expected in full: once its cycle has ended below 1.0, it is named
         "committed_missed": [{"text": o.text, "team": o.team, "owner": o.owner, "score": o.score,
                               "status": o.status.text, "colour": o.status.colour}
-                             for s in picked for o in s.evaluation.objectives
-                             if o.committed and o.status in FINAL_BELOW_FULL],
+                             for s in picked for o in s.evaluation.objectives if o.missed_commitment],
         "attention": [{"text": kr.text, "owner": kr.owner, "status": kr.status.text, "colour": kr.status.colour,
                        "score": kr.score} for kr in krs if kr.status in NOT_ON_TRACK],
         "kpis": [{"name": k.name, "team": k.team, "owner": k.owner, "status": k.status.text, "colour": k.status.colour,

@@ -41,6 +41,10 @@ STATUS_COLOURS = {
 }
 
 
+# The grades after a cycle's end below full delivery (Done).
+GRADED_BELOW_FULL = frozenset({Status.ACHIEVED, Status.PARTLY_ACHIEVED, Status.MISSED})
+
+
 # The fills okrsync itself sets: a cell showing one of them was coloured by okrsync.
 OWN_COLOURS = frozenset(STATUS_COLOURS.values())
 
@@ -149,6 +153,11 @@ class Objective:
     score: float | None = None
     status: Status = Status.NEEDS_DATA
     committed: bool = False  # expected in full (its own bands); aspirational otherwise
+
+    @property
+    def missed_commitment(self) -> bool:
+        """A committed objective whose cycle ended below full delivery."""
+        return self.committed and self.status in GRADED_BELOW_FULL
 
 
 @dataclass(slots=True)

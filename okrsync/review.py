@@ -12,10 +12,10 @@ import datetime as dt
 import html
 import json
 
-from okrsync.domain import Cycle, Status
+from okrsync.domain import GRADED_BELOW_FULL, Cycle, Status
 from okrsync.errors import OkrsyncError
 
-FINAL = {Status.DONE, Status.ACHIEVED, Status.PARTLY_ACHIEVED, Status.MISSED}
+FINAL = GRADED_BELOW_FULL | {Status.DONE}
 
 
 class NoHistory(OkrsyncError):
@@ -79,7 +79,7 @@ def build(run, store, cycle: Cycle, today: dt.date) -> dict:
                                       "target": kr.target, "score": kr.score, "status": kr.status.text}
                                      for kr in o.key_results]}
             teams.setdefault(o.team, []).append(entry)
-            if o.committed and (o.score is None or o.score < 1.0):
+            if o.missed_commitment:
                 committed_missed.append({"team": o.team, "objective": o.text, "owner": o.owner, "score": o.score})
         for k in s.evaluation.kpis:
             statuses = [x for x in path(s.name, "kpi", k.key, "status") if x is not None]

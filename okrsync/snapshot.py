@@ -21,6 +21,7 @@ from okrsync.values import ErrorValue
 FORMAT = 1  # of what is kept: part of freshness' context key, so a new format is never misread
 _TYPES = {cls.__name__: cls for cls in (Cycle, Evaluation, Finding, Kpi, KeyResult, Objective, Severity, Status)}
 _PLAIN = frozenset((str, float, int, bool))
+_PLAIN_OR_NONE = _PLAIN | {type(None)}
 
 
 class _Encoder:
@@ -98,8 +99,7 @@ class _Decoder:
             return cls(**{field: self.decode(v) for field, v in value["f"].items()})
         if "$rows" in value:
             cls, names, shared = _TYPES[value["$rows"]], value["names"], self.shared
-            plain = (str, float, int, bool, type(None))
-            return [cls(**dict(zip(names, [v if type(v) in plain else shared[v["$r"]] if "$r" in v else self.decode(v)
+            return [cls(**dict(zip(names, [v if type(v) in _PLAIN_OR_NONE else shared[v["$r"]] if "$r" in v else self.decode(v)
                                            for v in row]))) for row in value["rows"]]
         if "$evaluation" in value:
             objectives, key_results, kpis = (self.decode(part) for part in value["$evaluation"])
