@@ -130,10 +130,9 @@ def init(directory: str, demo: bool, google: str | None, credentials: str | None
 def validate(config_path, sources, as_json, today) -> None:
     """Read and validate every source; print each finding with its cell. Writes nothing."""
     from okrsync import report, sync
-    from okrsync.store import Store
 
     config = _load(config_path)
-    history = Store.read_only(config.state)
+    history = config.open_store(read_only=True)
     try:
         result = sync.check(config, config.today(today), sources, history)
     finally:
@@ -150,15 +149,14 @@ def validate(config_path, sources, as_json, today) -> None:
 def run(config_path, sources, as_json, today, dry_run) -> None:
     """One full cycle: read, validate, score, write back, record, send due digests."""
     from okrsync import report, sync
-    from okrsync.store import Store
 
     config = _load(config_path)
     day = config.today(today)
     progress = _progress if sys.stderr.isatty() else None
-    if dry_run and not config.state.exists():
+    if dry_run and not config.shared_state and not config.state.exists():
         result = sync.run(config, day, sources, dry_run=True, progress=progress)  # no history yet
     else:
-        with Store(config.state) as store:
+        with config.open_store() as store:
             result = sync.run(config, day, sources, dry_run=dry_run, store=store, progress=progress)
     if as_json:
         _echo(report.as_json(result, "run"))
@@ -194,7 +192,6 @@ def digest(config_path, names, preview, send_now, force, today) -> None:
 
     from okrsync import digest as digests
     from okrsync import sync
-    from okrsync.store import Store
 
     config = _load(config_path)
     chosen = [d for d in config.digests if not names or d.name in names]
@@ -205,7 +202,7 @@ def digest(config_path, names, preview, send_now, force, today) -> None:
     if force and not send_now:
         raise click.UsageError("--force goes with --send.")
     day = config.today(today)
-    with Store(config.state) as store:
+    with config.open_store() as store:
         sheets = sync.check(config, day, history=store)  # the sheets as they are now
         failed = False
         for d in chosen:
@@ -261,12 +258,11 @@ def rules(config_path, explain, as_json) -> None:
 def worker(config_path, today) -> None:
     """Run until stopped: a sync every [worker] sync_every, each digest at its `when`.
     SIGTERM or SIGINT finish the step in progress, then exit 0."""
-    from okrsync.store import Store
     from okrsync.worker import Worker
 
     config = _load(config_path)
     config.today(today)  # a bad --today is a usage error now, not in every job
-    with Store(config.state) as store:
+    with config.open_store() as store:
         job = Worker(config, store, today)
         job.handle_signals()
         log.info("worker started: sync every %s, history %s", config.sync_every, config.state)
@@ -288,11 +284,10 @@ def review(config_path, sources, as_json, today, cycle, html_path) -> None:
 
     from okrsync import review as reviews
     from okrsync import sync
-    from okrsync.store import Store
 
     config = _load(config_path)
     day = config.today(today)
-    history = Store.read_only(config.state)
+    history = config.open_store(read_only=True)
     try:
         sheets = sync.check(config, day, sources, history)
         built = reviews.build(sheets, history, reviews.pick_cycle(sheets, cycle, day), day)
@@ -314,10 +309,9 @@ def status(config_path, as_json) -> None:
     import json
 
     from okrsync import status as report
-    from okrsync.store import Store
 
     config = _load(config_path)
-    store = Store.read_only(config.state)
+    store = config.open_store(read_only=True)
     try:
         info = report.gather(config, store, dt.datetime.now(config.timezone))
     finally:

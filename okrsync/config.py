@@ -90,7 +90,7 @@ class GoogleConfig:
 class Config:
     path: Path
     timezone: ZoneInfo
-    state: Path
+    state: Path | str  # a SQLite file, or a PostgreSQL URL (shared by workers on several hosts)
     rules: list[Path]
     cycle: str
     fiscal_year_start: int
@@ -103,6 +103,21 @@ class Config:
     history_days: int = HISTORY_DAYS
     webhooks: dict[str, WebhookConfig] = field(default_factory=dict)
     slack_ids: dict[str, str] = field(default_factory=dict)  # owner name → Slack member id, from [people]
+    state_password_env: str | None = None  # the PostgreSQL password's variable
+    lease_seconds: float = 960.0  # a worker's hold on a source outlives it by this much at most
+
+    @property
+    def shared_state(self) -> bool:
+        """The history store is a PostgreSQL database (else a SQLite file)."""
+        return isinstance(self.state, str)
+
+    def open_store(self, read_only: bool = False):
+        """The history store (okrsync.store.Store); read-only: None when there is none yet."""
+        from okrsync.store import Store
+
+        if read_only:
+            return Store.read_only(self.state, self.state_password_env)
+        return Store(self.state, password_env=self.state_password_env, lease_seconds=self.lease_seconds)
 
     def source(self, name: str) -> SourceConfig:
         for source in self.sources:
@@ -296,9 +311,13 @@ def load_config(path: Path) -> Config:
     from okrsync.schedule_slots import parse_interval
 
     try:
-        parse_interval(sync_every)
+        interval = parse_interval(sync_every)
     except ValueError as exc:
         raise worker.fail("sync_every", str(exc)) from None
+    # A live worker renews its leases every sync; a dead one's are free a minute after its next sync was due.
+    lease_seconds = float(worker.get("lease_seconds", (int, float), interval + 60))
+    if lease_seconds <= interval:
+        raise worker.fail("lease_seconds", f"must be longer than sync_every ({interval} s), or leases lapse between syncs")
     worker.done()
 
     google_table = _Checker(path, check.get("google", dict, {}), "google.")
@@ -314,7 +333,9 @@ def load_config(path: Path) -> Config:
     config = Config(
         path=path,
         timezone=timezone,
-        state=check.path_value("state", "okrsync.db"),
+        state=_state(check),
+        state_password_env=check.get("state_password_env", str),
+        lease_seconds=lease_seconds,
         rules=rule_paths,
         cycle=cycle,
         fiscal_year_start=fiscal,
@@ -330,6 +351,20 @@ def load_config(path: Path) -> Config:
     )
     check.done()
     return config
+
+
+def _state(check: _Checker) -> Path | str:
+    """`state`: a PostgreSQL URL as written (no password in it), else a file path."""
+    value = check.get("state", str, "okrsync.db")
+    if value.startswith(("postgresql:", "postgres:", "postgresql+psycopg:")):
+        from okrsync.store.database import postgresql_url
+
+        try:
+            postgresql_url(value, None)
+        except ValueError as exc:
+            raise check.fail("state", str(exc)) from None
+        return value
+    return check.path_value("state", "okrsync.db")
 
 
 def _email(path: Path, raw: dict) -> EmailConfig:

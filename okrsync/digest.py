@@ -325,13 +325,16 @@ def send(config: Config, digest: DigestConfig, run, store, period: str, force: b
     outcome = Outcome()
     built, outcome.findings = content(config, digest, run, store, period)
     summary = json.dumps(built.get("summary", {})) if digest.to != "owners" else "{}"
+    # Each message is claimed before it goes out (store.claim_digest): of several processes
+    # deciding at once, one sends; a failed one gives its claim back for the next run.
     for message in render(config, digest, period, built):
-        if not force and store.digest_sent(digest.name, period, message.recipient):
+        if not store.claim_digest(digest.name, period, message.recipient, force):
             continue
         mail = email(config, message)
         try:
             where = deliver(config, mail, f"{digest.name}-{period}-{message.recipient}")
         except (OSError, smtplib.SMTPException) as exc:
+            store.release_digest(digest.name, period, message.recipient)
             outcome.errors.append(f"digest {digest.name} to {message.recipient}: {exc}")
             log.error("digest %s to %s not sent: %s (it is retried on the next run)", digest.name, message.recipient, exc)
             continue
@@ -340,14 +343,18 @@ def send(config: Config, digest: DigestConfig, run, store, period: str, force: b
     due = [name for name in digest.webhooks if force or not store.digest_sent(digest.name, period, f"webhook:{name}")]
     post = chat_post(config, digest, built) if due else None
     for name in due:
+        channel = f"webhook:{name}"
+        if not store.claim_digest(digest.name, period, channel, force):
+            continue
         hook = config.webhooks[name]
         try:
             webhook.post(hook, chat.render(hook.kind, post))
         except webhook.PostFailed as exc:
+            store.release_digest(digest.name, period, channel)
             outcome.errors.append(f"digest {digest.name} to {exc}")
             log.error("digest %s not posted to %s (it is retried on the next run)", digest.name, exc)
             continue
-        store.record_digest(digest.name, period, f"webhook:{name}", f"webhook:{name}", summary)
+        store.record_digest(digest.name, period, channel, channel, summary)
         outcome.sent.append(f"webhook {name} ({hook.kind})")
     return outcome
 

@@ -105,6 +105,7 @@ def as_json(run, command: str) -> str:
         entry["timings_s"] = s.timings
         if command == "run":
             entry["unchanged"] = s.unchanged  # not read: it showed what okrsync last saw
+            entry["synced_by"] = s.held_by  # another process's (a shared store's lease), or not due yet
             entry["cells_to_write"] = len(s.changes)
             entry["cells_written"] = s.written
             entry["backup"] = s.backup

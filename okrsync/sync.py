@@ -48,6 +48,7 @@ class SourceResult:
     backup: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     unchanged: bool = False  # not read: the sheet still shows what okrsync last saw
+    held_by: str | None = None  # not synced by this run: leased by another process, or not due (shared store)
 
     @classmethod
     def of(cls, cfg: SourceConfig, error: OkrsyncError | None = None) -> "SourceResult":
@@ -194,6 +195,9 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
         return _finish(_load(cfg, config, today, source, loaded.probe), config, ruleset, rule_context, today,
                        store, write, dry_run)
     if write and not dry_run:
+        if store.shared and not store.leases.renew(cfg.name):
+            raise SourceError(f"{cfg.location}: its lease expired and another worker may be syncing it; "
+                              "nothing was written (the next sync takes it up again).")
         with _timed(result.timings, "write"):
             result.written = source.write(changes) if changes else 0
         backup = getattr(source, "last_backup", None)
@@ -205,6 +209,8 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
             store.record_values(cfg.name, "key_result", {k.key: k.current for k in result.evaluation.key_results}, today)
             if loaded.probe and loaded.probe.fingerprint:
                 _keep(store, loaded, result, today)
+            if store.shared:
+                store.leases.synced(cfg.name)
     return result
 
 
@@ -220,11 +226,34 @@ def _keep(store, loaded: Loaded, result: SourceResult, today: dt.date) -> None:
 
 
 def _unchanged_result(cfg: SourceConfig, store) -> SourceResult:
-    """The result a source had when it was last synced today, as the store kept it."""
+    """The result a source had when it was last synced, as the store kept it."""
     kept = snapshot.load(store.kept(cfg.name, "result"))
     result = SourceResult.of(cfg)
     result.findings, result.evaluation, result.unchanged = kept["findings"], kept["evaluation"], True
     return result
+
+
+def _held_result(cfg: SourceConfig, store, held_by: str) -> SourceResult:
+    """A source another process syncs (or one not due yet): its last kept result, for digests
+    and cross-source rules; nothing when no process has synced it yet."""
+    try:
+        result = _unchanged_result(cfg, store)
+    except snapshot.Unreadable:
+        result = SourceResult.of(cfg)
+        result.unchanged = True
+    result.held_by = held_by
+    return result
+
+
+def _held_loaded(cfg: SourceConfig, store, config: Config, today: dt.date) -> Loaded | None:
+    """The tables of a source another process syncs, as it last kept them (None: none kept)."""
+    started = time.perf_counter()
+    try:
+        grids = snapshot.load_grids(store.kept(cfg.name, "grids"))
+    except snapshot.Unreadable:
+        return None
+    return Loaded(cfg, None, grids, tables_of(grids, cfg, config, today), time.perf_counter() - started,
+                  unchanged=True)
 
 
 @contextlib.contextmanager
@@ -250,11 +279,13 @@ def _collector_paused():
             gc.enable()
 
 
-def _probes(config: Config, store, today: dt.date) -> dict[str, Probe]:
+def _probes(config: Config, store, today: dt.date, held: dict[str, str]) -> dict[str, Probe]:
     """Each source checked against what the store kept of its last sync (runs that write only)."""
     states = store.source_states()
     probes = {}
     for cfg in config.sources:
+        if cfg.name in held:
+            continue
         with logs.context(source=cfg.name):
             probes[cfg.name] = checked = probe(cfg, config, states.get(cfg.name), today)
             if checked.reason:
@@ -262,11 +293,12 @@ def _probes(config: Config, store, today: dt.date) -> dict[str, Probe]:
     return probes
 
 
-def _kept_results(chosen: list[SourceConfig], store, progress) -> list[SourceResult] | None:
+def _kept_results(chosen: list[SourceConfig], store, progress, held: dict[str, str]) -> list[SourceResult] | None:
     """The results today's last sync kept, when nothing changed since (None: the store's copy
     cannot be read, and the sources are read again)."""
     try:
-        results = [_unchanged_result(cfg, store) for cfg in chosen]
+        results = [_held_result(cfg, store, held[cfg.name]) if cfg.name in held else _unchanged_result(cfg, store)
+                   for cfg in chosen]
     except snapshot.Unreadable as exc:
         log.debug("read again: the history store's copy cannot be read (%s)", exc)
         return None
@@ -277,14 +309,16 @@ def _kept_results(chosen: list[SourceConfig], store, progress) -> list[SourceRes
 
 
 def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bool,
-          progress=None) -> list[SourceResult]:
+          progress=None, held: dict[str, str] | None = None) -> list[SourceResult]:
     """Load every source (cross-source rules need all of them), then validate, score and write
-    the selected ones. Callers pause the collector around it (see _collector_paused)."""
+    the selected ones. Callers pause the collector around it (see _collector_paused). ``held``:
+    sources another process syncs (source → who), taken as that process last kept them."""
+    held = held or {}
     selected = {cfg.name for cfg in _selected(config, names)}
     chosen = [cfg for cfg in config.sources if cfg.name in selected]
-    probes = _probes(config, store, today) if store is not None and write and not dry_run else {}
-    if probes and all(p.same_day for p in probes.values()):  # nothing changed anywhere since today's last sync
-        results = _kept_results(chosen, store, progress)
+    probes = _probes(config, store, today, held) if store is not None and write and not dry_run else {}
+    if (probes or held) and all(p.same_day for p in probes.values()):  # nothing changed since today's last sync
+        results = _kept_results(chosen, store, progress, held)
         if results is not None:
             return results
         probes = {name: replace(p, unchanged=False, same_day=False) for name, p in probes.items()}
@@ -298,6 +332,11 @@ def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bo
         checked = probes.get(cfg.name)
         try:
             with logs.context(source=cfg.name):
+                if cfg.name in held:
+                    kept = _held_loaded(cfg, store, config, today)
+                    if kept:
+                        loaded[cfg.name] = kept
+                    continue
                 loaded[cfg.name] = _load_or_keep(cfg, checked, store, config, today)
         except OkrsyncError as exc:
             if cfg.name in selected:
@@ -313,6 +352,8 @@ def _pass(config: Config, today: dt.date, names, store, write: bool, dry_run: bo
         with logs.context(source=cfg.name):
             if cfg.name in failed:
                 result = failed[cfg.name]
+            elif cfg.name in held:
+                result = _held_result(cfg, store, held[cfg.name])
             else:
                 item = loaded[cfg.name]
                 result = _guarded(cfg, lambda item=item: _finish(item, config, ruleset, rule_context, today, store,
@@ -332,26 +373,58 @@ def check(config: Config, today: dt.date, names=(), history=None, progress=None)
 
 
 def run(config: Config, today: dt.date, names=(), dry_run: bool = False, store=None, progress=None,
-        command: str = "run") -> RunResult:
-    """One full cycle; ``store`` is an open okrsync.store.Store."""
+        command: str = "run", worker: bool = False) -> RunResult:
+    """One full cycle; ``store`` is an open okrsync.store.Store. With a shared (PostgreSQL)
+    store, only the sources this process holds the lease of are synced; ``worker``: this
+    process is a worker, which takes its share of the sources and keeps them between passes."""
+    from okrsync import ratelimit
+
     started = time.monotonic()
     run_id = None if dry_run or store is None else store.start_run(command, today)
-    with logs.context(run_id=run_id):
+    shared = store is not None and store.shared and not dry_run
+    with logs.context(run_id=run_id), ratelimit.counted_in(store if shared else None):
         try:
-            return _record(config, today, names, dry_run, store, progress, run_id, started)
+            held = _claim(config, names, store, worker) if shared else {}
+            return _record(config, today, names, dry_run, store, progress, run_id, started, held)
         except BaseException:
             if run_id is not None:  # a bad rule file, say: the run is recorded as failed, not left open
                 store.finish_run(run_id, "error", time.monotonic() - started)
             raise
+        finally:
+            if shared and not worker:
+                store.leases.release()
 
 
-def _record(config, today, names, dry_run, store, progress, run_id, started) -> RunResult:
+def _claim(config: Config, names, store, worker: bool) -> dict[str, str]:
+    """Take the leases of the sources this process syncs now; the others, with who has them."""
+    from okrsync.schedule_slots import parse_interval
+
+    wanted = [cfg.name for cfg in _selected(config, names)]
+    if worker:
+        store.leases.heartbeat()
+        # a source just synced by its previous holder waits for its interval (a little early is fine)
+        claim = store.leases.claim(wanted, store.leases.share(len(config.sources)),
+                                   due_seconds=0.8 * parse_interval(config.sync_every))
+    else:
+        claim = store.leases.claim(wanted)
+    held = {name: f"leased by {who}" for name, who in claim.others.items()}
+    held.update({name: "not due: synced less than a sync interval ago" for name in claim.not_due})
+    for name in wanted:
+        if name not in claim.due and name not in held:
+            held[name] = "left to the other workers (this one has its share)"
+    if held:
+        log.debug("synced elsewhere or later: %s", ", ".join(f"{n} ({why})" for n, why in held.items()))
+    return held
+
+
+def _record(config, today, names, dry_run, store, progress, run_id, started, held) -> RunResult:
     """The pass, then what a run records: each source, the digests that are due, the outcome."""
     with _collector_paused():  # the pass and the recording that walks the objects it built
-        results = _pass(config, today, names, store, write=True, dry_run=dry_run, progress=progress)
+        results = _pass(config, today, names, store, write=True, dry_run=dry_run, progress=progress, held=held)
         if run_id is not None:
             for result in results:
-                store.record_source(run_id, result)
+                if result.held_by is None:
+                    store.record_source(run_id, result)
     outcome = RunResult(today, results, run_id)
     if run_id is not None and config.digests:
         from okrsync.digest import send_due  # jinja2 is loaded only when digests are configured

@@ -3,6 +3,8 @@ scheduled with the ``schedule`` library, until SIGTERM or SIGINT.
 
 A job that fails is logged and the loop goes on (``schedule`` itself does not catch). A stop
 signal only sets a flag: the step in progress — a workbook write above all — finishes first.
+With a shared (PostgreSQL) store, several workers split the sources by leases (okrsync.store.leases)
+and a stopping worker gives its leases back.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ class Worker:
     def sync(self, reason: str = "sync") -> None:
         """One run (which also sends the digests that are due); failures are logged, never raised."""
         try:
-            result = sync.run(self.config, self.config.today(self.today), store=self.store, command=f"worker {reason}")
+            result = sync.run(self.config, self.config.today(self.today), store=self.store,
+                              command=f"worker {reason}", worker=True)
         except Exception as exc:  # a failing job must not end the worker
             log.error("%s failed: %s", reason, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             return
@@ -64,6 +67,8 @@ class Worker:
             self.scheduler.run_pending()
             idle = self.scheduler.idle_seconds
             self.stop.wait(timeout=max(0.05, min(idle if idle is not None else 1.0, 1.0)))
+        if self.store.shared:  # its sources are free for the other workers at once
+            self.store.leases.leave()
         log.info("worker stopped after %d run(s)", self.runs)
         return 0
 

@@ -4,7 +4,7 @@ Read: ``spreadsheets.get`` for the OKR and KPI tabs with grid data and a field m
 for values, formulas, merges and background colours only. Write: one ``spreadsheets.batchUpdate``
 carrying values and colours together, only for the cells that differ (the caller diffs); none
 when nothing differs. Text goes in as ``stringValue``, so it can never become a formula.
-Requests share one rate limiter; 429, 5xx and network failures are retried with capped
+Requests share one rate limiter per Google Cloud project; 429, 5xx and network failures are retried with capped
 exponential backoff and jitter, then the source fails with a clear message.
 """
 
@@ -24,7 +24,7 @@ from okrsync.errors import SourceError, WriteSkipped
 from okrsync.layout import choices_by_column, template_headers
 from okrsync.ratelimit import RateLimiter, shared
 from okrsync.sources.interface import CellChange, Grid
-from okrsync.sources.google_client import account_of, client, load_credentials
+from okrsync.sources.google_client import account_of, client, load_credentials, project_of
 from okrsync.values import ErrorValue
 
 log = logging.getLogger("okrsync")
@@ -106,8 +106,9 @@ class GoogleSource:
         self.name = config.name
         self.key = spreadsheet_key(config.google or "")
         self.location = f"https://docs.google.com/spreadsheets/d/{self.key}"
-        self.limiter = limiter or shared(settings.requests_per_minute)
         self.credentials = load_credentials(config.credentials)
+        # the Sheets quota is per Google Cloud project: sources of one project share one budget
+        self.limiter = limiter or shared(project_of(self.credentials), settings.requests_per_minute)
         self.gspread = client(self.credentials)
         self.sheets: dict[str, dict] = {}  # tab → sheet properties
         self.fills: dict[tuple[str, int, int], str | None] = {}

@@ -63,6 +63,11 @@ def account_of(credentials) -> str:
     return getattr(credentials, "service_account_email", None) or getattr(credentials, "signer_email", None) or "the account in use"
 
 
+def project_of(credentials) -> str:
+    """The Google Cloud project whose quota the credentials' requests count against."""
+    return getattr(credentials, "project_id", None) or getattr(credentials, "quota_project_id", None) or "default"
+
+
 def session(credentials):
     """gspread's session; with the endpoint override, every Google API host — including the
     one google-auth asks about access boundaries after a token refresh — is the emulator."""

@@ -42,18 +42,18 @@ def shown(location: str | os.PathLike) -> str:
 
 def postgresql_url(location: str, password_env: str | None) -> URL:
     """The URL for psycopg 3; the password comes from ``password_env`` (else libpq's own
-    PGPASSWORD or ~/.pgpass), never from the configuration file."""
+    PGPASSWORD or ~/.pgpass), never from the configuration file. ValueError says what is wrong."""
     try:
         url = make_url(location)
     except ArgumentError:
-        raise ConfigError(f"`state` is not a PostgreSQL URL okrsync can read: {shown(location)}.") from None
+        raise ValueError("is not a PostgreSQL URL okrsync can read (postgresql://user@host:port/database)") from None
     if url.password is not None:
-        raise ConfigError("`state` must not carry a password: put it in the variable named by "
-                          "`state_password_env`, or in PGPASSWORD or ~/.pgpass.")
+        raise ValueError("must not carry a password: put it in the variable named by `state_password_env`, "
+                         "or in PGPASSWORD or ~/.pgpass")
     url = url.set(drivername="postgresql+psycopg")
     if password_env:
         if password_env not in os.environ:
-            raise ConfigError(f"`state_password_env` names {password_env}, which is not set.")
+            raise ValueError(f"needs a password from {password_env} (`state_password_env`), which is not set")
         url = url.set(password=os.environ[password_env])
     return url
 
@@ -64,8 +64,11 @@ def engine_for(location: str | os.PathLike, password_env: str | None = None, rea
             import psycopg  # noqa: F401
         except ImportError:
             raise ConfigError("A PostgreSQL store needs psycopg: pip install 'okrsync[postgresql]'.") from None
-        return create_engine(postgresql_url(str(location), password_env), pool_pre_ping=True,
-                             connect_args={"connect_timeout": 10})
+        try:
+            url = postgresql_url(str(location), password_env)
+        except ValueError as exc:
+            raise ConfigError(f"The history store {shown(location)} {exc}.") from None
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     path = Path(location).resolve()
     url = f"sqlite:///file:{path}?mode=ro&uri=true" if read_only else f"sqlite:///{path}"
     return _sqlite(create_engine(url), read_only)
