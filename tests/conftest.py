@@ -117,6 +117,24 @@ def basic_rows() -> dict[str, list[list]]:
     }
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the session (tests/postgres.py), started on first use."""
+    from tests.postgres import Server
+
+    server = Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_location(request, tmp_path):
+    """Where a store test's history store lives: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "okrsync.db"
+    return request.getfixturevalue("postgres").new_database()
+
+
 @pytest.fixture
 def workspace(tmp_path):
     """A folder with a basic workbook and a config pointing at it."""

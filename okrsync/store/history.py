@@ -55,8 +55,12 @@ class Store:
             return None
         return store
 
-    def __init__(self, location, lock: bool = True, password_env: str | None = None, lease_seconds: float = 960.0):
+    def __init__(self, location, lock: bool = True, password_env: str | None = None, lease_seconds: float = 960.0,
+                 holder: str | None = None):
+        """``holder``: who this process is in runs, leases and digest claims (default "host pid N")."""
         self._setup(location, password_env, read_only=False, lease_seconds=lease_seconds)
+        if holder:
+            self.holder_id = self.leases.holder = holder
         try:
             if self.lock:
                 Path(location).parent.mkdir(parents=True, exist_ok=True)
@@ -312,19 +316,20 @@ class Store:
         """Claim the right to send one digest message for a period: True for exactly one process,
         however many decide at the same moment. The claim is the row itself (state "sending"),
         inserted in the transaction that decides; a claim whose process died is taken over
-        after the lease time. ``force`` claims a message already sent."""
+        after the lease time. ``force`` (a person sending again by hand) needs no claim: the
+        record of the earlier send stays until the new one is recorded."""
+        if force:
+            return True
         stale = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=self.leases.seconds)
         stmt = self._upsert(digests_sent).values(digest=digest, period=period, recipient=recipient, message_id="",
                                                  sent_at=now(), state="sending", holder=self.holder_id)
         takeover = and_(digests_sent.c.state == "sending", digests_sent.c.sent_at < stale.isoformat(timespec="seconds"))
-        if force:
-            takeover = takeover | (digests_sent.c.state == "sent")
         with self.engine.begin() as conn:
             done = conn.execute(stmt.on_conflict_do_update(
                 index_elements=["digest", "period", "recipient"],
                 set_={"state": "sending", "holder": self.holder_id, "sent_at": stmt.excluded.sent_at},
-                where=takeover))
-            return done.rowcount == 1
+                where=takeover).returning(digests_sent.c.recipient))
+            return done.first() is not None
 
     def release_digest(self, digest: str, period: str, recipient: str) -> None:
         """A claimed message that could not be sent: the next run (of any process) retries it."""

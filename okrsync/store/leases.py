@@ -31,7 +31,7 @@ class Claim:
 
     due: list[str] = field(default_factory=list)
     not_due: list[str] = field(default_factory=list)
-    others: dict[str, str] = field(default_factory=dict)  # source → "host pid N until HH:MM:SS"
+    others: dict[str, str] = field(default_factory=dict)  # source → "<holder> until HH:MM:SS"
 
 
 class Leases:
@@ -79,7 +79,7 @@ class Leases:
             if row.source in mine:
                 (claim.due if moment - row.synced_at >= due_seconds else claim.not_due).append(row.source)
             elif row.expires_at >= moment:
-                claim.others[row.source] = f"{row.host} pid {row.pid} until {time.strftime('%H:%M:%S', time.localtime(row.expires_at))}"
+                claim.others[row.source] = f"{row.holder} until {time.strftime('%H:%M:%S', time.localtime(row.expires_at))}"
         order = {name: i for i, name in enumerate(sources)}
         claim.due.sort(key=order.get)
         claim.not_due.sort(key=order.get)
@@ -92,8 +92,8 @@ class Leases:
             done = conn.execute(stmt.on_conflict_do_update(
                 index_elements=["source"],
                 set_={"holder": self.holder, "host": self.host, "pid": self.pid, "expires_at": until},
-                where=(leases.c.expires_at < moment) | (leases.c.holder == self.holder)))
-            return done.rowcount == 1
+                where=(leases.c.expires_at < moment) | (leases.c.holder == self.holder)).returning(leases.c.source))
+            return done.first() is not None
 
     def renew(self, source: str) -> bool:
         """Right before writing into a source: still this process's? (False: it expired and
