@@ -335,6 +335,39 @@ def doctor(config_path, today) -> None:
         raise SystemExit(EXIT_FAILED)
 
 
+@cli.group()
+def store() -> None:
+    """The history store: copy a SQLite history into a PostgreSQL store shared by workers."""
+
+
+@store.command(epilog=EXIT_CODES)
+@config_option
+@verbosity_options
+@click.option("--to", "target", required=True, metavar="postgresql://USER@HOST/DB",
+              help="The PostgreSQL store to copy into (password from `state_password_env` in the configuration, "
+                   "PGPASSWORD or ~/.pgpass). Run again: only what is missing is copied.")
+def migrate(config_path, target) -> None:
+    """Copy the configured SQLite history store (every run, snapshot, finding, KPI value, digest
+    sent and kept sheet) into PostgreSQL, and say how many rows of each kind moved. The SQLite
+    store is locked meanwhile and left as it is; then set `state` to the URL."""
+    from okrsync.store import Store
+    from okrsync.store.database import is_url
+    from okrsync.store.transfer import copy_history
+
+    config = _load(config_path)
+    if config.shared_state:
+        raise click.UsageError(f"`state` in {config.path} is already PostgreSQL; migrate copies a SQLite store.")
+    if not is_url(target):
+        raise click.UsageError(f"--to takes a PostgreSQL URL (postgresql://user@host/database), not {target}.")
+    if not config.state.is_file():
+        raise click.UsageError(f"There is no history store at {config.state} to copy.")
+    with config.open_store() as source, Store(target, password_env=config.state_password_env) as into:
+        moved = copy_history(source, into)
+    for table, count in moved.items():
+        _echo(f"{table}: {count} row(s) copied")
+    _echo(f"done: set `state = \"{target}\"` in {config.path} to use it")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every expected failure becomes one sentence and an exit code."""
     logs.setup()
@@ -354,6 +387,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        from okrsync.store.database import failure  # loaded only when something went wrong
+
+        message = failure(exc)
+        if message is None:
+            raise
+        _echo(f"okrsync: {message}", err=True)
+        sys.exit(EXIT_FAILED)
     finally:
         # The process ends here: spare the interpreter a last full garbage-collection pass
         # over everything the run built (a third of a second on large workbooks).

@@ -52,13 +52,20 @@ def _rules(config) -> Check:
 
 
 def _history(config) -> Check:
-    from okrsync.store import Store
-
+    if config.shared_state:
+        try:
+            store = config.open_store()  # connects, and creates or upgrades the schema
+        except OkrsyncError as exc:
+            return Check("history", False, str(exc), "check the URL, that the server is up and the password "
+                                                      "(`state_password_env`, PGPASSWORD or ~/.pgpass)")
+        held = len(store.leases.holders())
+        store.close()
+        return Check("history", True, f"{config.state} (PostgreSQL; {held} source lease(s) held now)")
     folder = config.state.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         return Check("history", False, f"cannot write in {folder}", "make the folder writable, or set `state` elsewhere")
     if config.state.exists():
-        store = Store.read_only(config.state)
+        store = config.open_store(read_only=True)
         if store is None:
             return Check("history", False, f"{config.state} is not an okrsync history store",
                          "point `state` at another file; okrsync creates it")

@@ -11,6 +11,7 @@ from okrsync.store import HEALTH_UNKNOWN
 
 def gather(config: Config, store, now: dt.datetime) -> dict:
     runs = store.recent_runs() if store else []
+    leases = store.leases.holders() if store and store.shared else {}
     last = runs[0] if runs else None
     health = store.source_health() if store else {}
     next_sync = None
@@ -28,13 +29,21 @@ def gather(config: Config, store, now: dt.datetime) -> dict:
         "history_days": config.history_days,
         "holder": store.holder() if store else None,
         "runs": runs,
-        "sources": [{"name": s.name, "location": s.location, **health.get(s.name, HEALTH_UNKNOWN)}
-                    for s in config.sources],
+        "sources": [{"name": s.name, "location": s.location, **health.get(s.name, HEALTH_UNKNOWN),
+                     "lease": _lease(leases.get(s.name), config)} for s in config.sources],
         "findings": store.findings_count(last["id"]) if store and last else {},
         "next_sync": next_sync,
         "sync_every": config.sync_every,
         "digests": digests,
     }
+
+
+def _lease(held: dict | None, config: Config) -> dict | None:
+    """Who syncs a source of a shared store now, and until when their lease holds."""
+    if held is None:
+        return None
+    until = dt.datetime.fromtimestamp(held["expires_at"], dt.timezone.utc).astimezone(config.timezone)
+    return {"host": held["host"], "pid": held["pid"], "expires_at": until.isoformat(timespec="seconds")}
 
 
 def text(info: dict) -> str:
@@ -47,12 +56,15 @@ def text(info: dict) -> str:
         for r in info["runs"]:
             duration = (f"{r['duration']:.1f} s" if r["duration"] is not None
                         else "-" if r["outcome"] == "killed" else "unfinished")
-            lines.append(f"  #{r['id']:<5} {r['started_at']}  {r['command']:<16} {r['outcome'] or '-':<7} {duration}")
+            by = f"  {r['holder']}" if r.get("holder") else ""
+            lines.append(f"  #{r['id']:<5} {r['started_at']}  {r['command']:<16} {r['outcome'] or '-':<7} {duration}{by}")
     lines.append("sources:")
     for s in info["sources"]:
         ok = f"last success {s['last_success']}" if s["last_success"] else "never synced"
         err = f"; last error {s['last_error_at']}: {s['last_error']}" if s["last_error"] else ""
-        lines.append(f"  {s['name']}: {ok}{err}")
+        lease = s["lease"]
+        held = f"; leased by {lease['host']} pid {lease['pid']} until {lease['expires_at']}" if lease else ""
+        lines.append(f"  {s['name']}: {ok}{err}{held}")
     if info["findings"]:
         f = info["findings"]
         lines.append(f"findings in the last run: {f.get('error', 0)} error(s), {f.get('warning', 0)} warning(s), "

@@ -209,8 +209,6 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
             store.record_values(cfg.name, "key_result", {k.key: k.current for k in result.evaluation.key_results}, today)
             if loaded.probe and loaded.probe.fingerprint:
                 _keep(store, loaded, result, today)
-            if store.shared:
-                store.leases.synced(cfg.name)
     return result
 
 
@@ -425,6 +423,8 @@ def _record(config, today, names, dry_run, store, progress, run_id, started, hel
             for result in results:
                 if result.held_by is None:
                     store.record_source(run_id, result)
+                    if store.shared:  # its next holder waits an interval from now
+                        store.leases.synced(result.name)
     outcome = RunResult(today, results, run_id)
     if run_id is not None and config.digests:
         from okrsync.digest import send_due  # jinja2 is loaded only when digests are configured

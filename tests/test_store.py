@@ -4,6 +4,7 @@ server (tests/postgres.py). Several Store objects on one store stand for several
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 import time
 
@@ -169,3 +170,56 @@ def test_the_schema_version_is_stamped_and_a_newer_store_refused(store_location)
         Store(store_location)
     with pytest.raises(ConfigError, match="written by a newer okrsync"):
         Store.read_only(store_location)  # status and validate say so too
+
+
+def test_okrsync_runs_on_postgresql_and_a_sqlite_history_migrates_into_it(postgres, tmp_path):
+    from tests.conftest import basic_rows, build_xlsx, okrsync, write_config
+
+    build_xlsx(tmp_path / "okrs.xlsx", basic_rows())
+    config = write_config(tmp_path, "okrs.xlsx")
+    for day in ("2026-11-09", "2026-11-16"):
+        assert okrsync("run", "-c", config, "--today", day).exit_code == 0
+    with Store(tmp_path / "okrsync.db", lock=False) as sqlite_store:
+        runs_before = sqlite_store.recent_runs()
+        history = sqlite_store.review_history(DAY)
+    url = postgres.new_database()
+    first = okrsync("store", "migrate", "-c", config, "--to", url)
+    assert first.exit_code == 0, first.stderr
+    assert "runs: 2 row(s) copied" in first.stdout
+    assert f"snapshots: {len(history['snapshots'])} row(s) copied" in first.stdout
+    assert "source_state: 1 row(s) copied" in first.stdout
+    again = okrsync("store", "migrate", "-c", config, "--to", url)  # idempotent: nothing more
+    assert again.exit_code == 0 and all(line.endswith(" 0 row(s) copied") for line in again.stdout.splitlines()[:-1])
+
+    config.write_text(config.read_text().replace('state = "okrsync.db"', f'state = "{url}"'))
+    with Store(url) as shared:
+        assert shared.recent_runs() == runs_before
+        assert shared.review_history(DAY) == history
+    unchanged = okrsync("run", "-c", config, "--today", "2026-11-16", "--json")
+    assert unchanged.exit_code == 0, unchanged.stderr
+    assert json.loads(unchanged.stdout)["sources"][0]["unchanged"] is True  # the kept sheet came along
+    assert json.loads(unchanged.stdout)["run_id"] == 3  # numbered after the copied runs
+    status = okrsync("status", "-c", config)
+    assert status.exit_code == 0 and url in status.stdout and "#3" in status.stdout
+
+
+def test_a_postgresql_state_never_holds_a_password(postgres, tmp_path):
+    from tests.conftest import basic_rows, build_xlsx, okrsync, write_config
+
+    build_xlsx(tmp_path / "okrs.xlsx", basic_rows())
+    config = write_config(tmp_path, "okrs.xlsx")
+    text_ = config.read_text()
+    config.write_text(text_.replace('state = "okrsync.db"', 'state = "postgresql://okrsync:s3cret@127.0.0.1/x"'))
+    refused = okrsync("status", "-c", config)
+    assert refused.exit_code == 2 and "`state`" in refused.stderr and "must not carry a password" in refused.stderr
+    assert "s3cret" not in refused.stderr
+    url = postgres.new_database()
+    config.write_text(text_.replace('state = "okrsync.db"', f'state = "{url}"\nstate_password_env = "OKRSYNC_PG_PASSWORD"'))
+    missing = okrsync("run", "-c", config, "--today", "2026-11-16", env={"OKRSYNC_PG_PASSWORD": None})
+    assert missing.exit_code == 2 and "OKRSYNC_PG_PASSWORD" in missing.stderr
+    given = okrsync("run", "-c", config, "--today", "2026-11-16", env={"OKRSYNC_PG_PASSWORD": "any"})  # trust auth
+    assert given.exit_code == 0, given.stderr
+    down = postgres.url("x").replace(str(postgres.port), "1")  # nothing listens there
+    config.write_text(text_.replace('state = "okrsync.db"', f'state = "{down}"'))
+    unreachable = okrsync("run", "-c", config, "--today", "2026-11-16")
+    assert unreachable.exit_code == 2 and "cannot be used" in unreachable.stderr and "Traceback" not in unreachable.stderr

@@ -87,7 +87,7 @@ class Store:
         self.engine = database.engine_for(location, password_env, read_only)
         self.holder_id = this_process()
         self.leases = Leases(self.engine, self.holder_id, lease_seconds)
-        self._upsert = (postgresql if self.shared else sqlite).insert
+        self.upsert = (postgresql if self.shared else sqlite).insert
 
     def _mark_killed(self) -> None:
         """Runs left unfinished by a process that is gone. SQLite: this one holds the lock now,
@@ -163,7 +163,7 @@ class Store:
                        if latest.get((i[0], i[1])) != tuple(i[2:])]
             if changed:
                 conn.execute(insert(snapshots), [dict(run_id=run_id, **c) for c in changed])
-                stmt = self._upsert(item_latest)
+                stmt = self.upsert(item_latest)
                 conn.execute(stmt.on_conflict_do_update(index_elements=["source", "kind", "key"],
                                                         set_={n: stmt.excluded[n] for n in shape}), changed)
 
@@ -243,7 +243,7 @@ class Store:
                           grids: str, result: str) -> None:
         values = dict(fingerprint=fingerprint, context=context, synced_on=synced_on.isoformat(), grids=grids,
                       result=result)
-        stmt = self._upsert(source_state).values(source=source, **values)
+        stmt = self.upsert(source_state).values(source=source, **values)
         with self.engine.begin() as conn:
             conn.execute(stmt.on_conflict_do_update(index_elements=["source"], set_=values))
 
@@ -257,7 +257,7 @@ class Store:
     def adopt_columns(self, source: str, tab: str, headers: dict[str, str]) -> None:
         if not headers:
             return
-        stmt = self._upsert(owned_columns)
+        stmt = self.upsert(owned_columns)
         with self.engine.begin() as conn:
             conn.execute(stmt.on_conflict_do_update(index_elements=["source", "tab", "owned"],
                                                     set_={"header": stmt.excluded.header}),
@@ -293,7 +293,7 @@ class Store:
                      "previous": known.get(key)} for key, value in values.items()
                     if value is not None and value == value and known.get(key) != value]
             if rows:
-                stmt = self._upsert(item_values)
+                stmt = self.upsert(item_values)
                 conn.execute(stmt.on_conflict_do_update(
                     index_elements=["source", "kind", "key"],
                     set_={n: stmt.excluded[n] for n in ("value", "since", "previous")}), rows)
@@ -321,7 +321,7 @@ class Store:
         if force:
             return True
         stale = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=self.leases.seconds)
-        stmt = self._upsert(digests_sent).values(digest=digest, period=period, recipient=recipient, message_id="",
+        stmt = self.upsert(digests_sent).values(digest=digest, period=period, recipient=recipient, message_id="",
                                                  sent_at=now(), state="sending", holder=self.holder_id)
         takeover = and_(digests_sent.c.state == "sending", digests_sent.c.sent_at < stale.isoformat(timespec="seconds"))
         with self.engine.begin() as conn:
@@ -341,7 +341,7 @@ class Store:
 
     def record_digest(self, digest: str, period: str, recipient: str, message_id: str, summary: str = "{}") -> None:
         values = dict(message_id=message_id, sent_at=now(), summary=summary, state="sent", holder=self.holder_id)
-        stmt = self._upsert(digests_sent).values(digest=digest, period=period, recipient=recipient, **values)
+        stmt = self.upsert(digests_sent).values(digest=digest, period=period, recipient=recipient, **values)
         with self.engine.begin() as conn:
             conn.execute(stmt.on_conflict_do_update(index_elements=["digest", "period", "recipient"], set_=values))
 
@@ -363,7 +363,7 @@ class Store:
         processes on several hosts count the same calls."""
         moment = time.time()
         with self.engine.begin() as conn:
-            conn.execute(self._upsert(quota_projects).values(project=project).on_conflict_do_nothing())
+            conn.execute(self.upsert(quota_projects).values(project=project).on_conflict_do_nothing())
             conn.execute(select(quota_projects.c.project).where(quota_projects.c.project == project).with_for_update())
             conn.execute(delete(quota_calls).where(and_(quota_calls.c.project == project,
                                                         quota_calls.c.at <= moment - window)))
