@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_TODAY ?= 2026-11-16
 
-.PHONY: install demo test test-deps templates bench bench-google bench-store bench-memory screenshot clean
+.PHONY: install demo test test-deps templates bench bench-google bench-workers bench-store bench-memory screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,13 @@ demo: $(STAMP)
 	@echo "Open demo/demo.xlsx to see scores, statuses and checks; the digest is in demo/outbox/."
 
 # Debian packages the tests use: LibreOffice checks that written workbooks open
-# (tests/test_writer.py), systemd-analyze checks the units in deploy/ (tests/test_ops.py).
-# Installed when missing and this runs as root.
-TEST_PACKAGES = soffice:libreoffice-calc systemd-analyze:systemd
+# (tests/test_writer.py), systemd-analyze checks the units in deploy/ (tests/test_ops.py), and
+# a PostgreSQL server holds the shared store (tests/postgres.py starts its own, as an
+# unprivileged user, in a temporary folder). Installed when missing and this runs as root.
+TEST_PACKAGES = soffice:libreoffice-calc systemd-analyze:systemd /usr/lib/postgresql/*/bin/initdb:postgresql
 test-deps:
 	@missing=""; for pair in $(TEST_PACKAGES); do \
-	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	  { command -v $${pair%%:*} || ls $${pair%%:*}; } >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing for the tests"; \
@@ -57,6 +58,9 @@ bench: $(STAMP) $(BENCH_VENV)/.installed
 
 bench-google: $(STAMP)
 	$(BIN)/python bench/google_bench.py
+
+bench-workers: $(STAMP)
+	$(BIN)/python bench/workers_bench.py
 
 bench-store: $(STAMP) $(BENCH_VENV)/.installed
 	$(BIN)/python bench/store_bench.py --python $(BENCH_VENV)/bin/python

@@ -20,6 +20,7 @@ from okrsync.config import Config
 from okrsync.schedule_slots import DAYS, parse_interval, parse_when
 
 log = logging.getLogger("okrsync")
+SETTLE_SECONDS = 2.0
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -60,6 +61,9 @@ class Worker:
     def serve(self) -> int:
         """Run until stopped; returns the exit code (0 on a clean stop)."""
         self.schedule_jobs()
+        if self.store.shared:  # workers started together see each other before they take their shares
+            self.store.leases.heartbeat()
+            self.stop.wait(SETTLE_SECONDS)
         # At start: sync now, which also sends a digest whose slot passed while the worker was
         # down, as long as its period is still the current one (it is never sent twice).
         self.sync("start")

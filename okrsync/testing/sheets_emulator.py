@@ -4,7 +4,7 @@ tests/data/google-recordings (field names, omitted zero values, trimmed empty ce
 range quoting, error bodies); tests/test_sheets_emulator.py replays those recordings.
 
 It also serves the OAuth token endpoint (a test service-account key points its ``token_uri``
-here), counts requests per method, enforces a per-minute quota on Sheets API calls (429
+here), counts requests per method, enforces a per-minute quota per account on Sheets API calls (429
 RESOURCE_EXHAUSTED; Drive's own quota is far larger and not modelled), injects faults, and
 makes a person's edits between two calls of a client (``/__admin/edit``), all controlled over
 ``/__admin/...`` so that a test or benchmark in another process can use it. It models what
@@ -338,7 +338,7 @@ class Emulator:
         self.books: dict[str, Spreadsheet] = {}
         self.counts: collections.Counter = collections.Counter()
         self.quota = quota_per_minute  # 0: no quota
-        self.recent: collections.deque = collections.deque()
+        self.recent: dict[str, collections.deque] = collections.defaultdict(collections.deque)  # per account
         self.faults: list[dict] = []
         self.edits: list[dict] = []  # a person's edits, made just before a client's next call
         self.rejected = 0
@@ -392,17 +392,20 @@ class Emulator:
                     return fault
         return None
 
-    def over_quota(self) -> bool:
+    def over_quota(self, who: str = "") -> bool:
+        """Google's binding Sheets quota: requests per minute per user (a service account is
+        one) per project; two projects' service accounts have a budget each."""
         if not self.quota:
             return False
         with self.lock:
             now = time.monotonic()
-            while self.recent and now - self.recent[0] > 60:
-                self.recent.popleft()
-            if len(self.recent) >= self.quota:
+            recent = self.recent[who]
+            while recent and now - recent[0] > 60:
+                recent.popleft()
+            if len(recent) >= self.quota:
                 self.rejected += 1
                 return True
-            self.recent.append(now)
+            recent.append(now)
             return False
 
     # access --------------------------------------------------------------------------------
@@ -479,7 +482,7 @@ def make_handler(emulator: Emulator):
                 if fault["status"]:
                     status = {500: "INTERNAL", 503: "UNAVAILABLE"}.get(fault["status"], "UNKNOWN")
                     return self._error(fault["status"], "The service is currently unavailable.", status)
-            if not name.startswith("drive.") and emulator.over_quota():  # the Sheets API's quota only
+            if not name.startswith("drive.") and emulator.over_quota(_identity(self.headers)):  # the Sheets API's quota only
                 return self._error(429, "Quota exceeded for quota metric 'Requests' and limit 'Requests per minute "
                                         "per user' of service 'sheets.googleapis.com'.", "RESOURCE_EXHAUSTED")
             who = _identity(self.headers)
