@@ -221,5 +221,7 @@ def test_a_postgresql_state_never_holds_a_password(postgres, tmp_path):
     assert given.exit_code == 0, given.stderr
     down = postgres.url("x").replace(str(postgres.port), "1")  # nothing listens there
     config.write_text(text_.replace('state = "okrsync.db"', f'state = "{down}"'))
-    unreachable = okrsync("run", "-c", config, "--today", "2026-11-16")
-    assert unreachable.exit_code == 2 and "cannot be used" in unreachable.stderr and "Traceback" not in unreachable.stderr
+    for command in ("run", "status"):
+        unreachable = okrsync(command, "-c", config)
+        assert unreachable.exit_code == 2 and "cannot be used" in unreachable.stderr, command
+        assert "Traceback" not in unreachable.stderr

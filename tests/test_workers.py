@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from okrsync.store import Store
 from okrsync.store.schema import digests_sent, runs, source_runs
-from tests.conftest import basic_rows, build_xlsx
+from tests.conftest import basic_rows, build_xlsx, okrsync
 from tests.google_fixtures import google  # noqa: F401  (the emulator fixture)
 from tests.test_digest import smtp  # noqa: F401  (the SMTP server fixture)
 from tests.test_webhooks import chat  # noqa: F401  (the chat server fixture)
@@ -93,6 +93,8 @@ def test_three_workers_share_the_sources_and_survive_one_killed(tmp_path, postgr
         holders = {f"{os.uname().nodename} pid {w.pid}": w for w in workers}
         leases = store.leases.holders()
         assert len({lease["pid"] for lease in leases.values()}) >= 2  # the sources are split among workers
+        status = okrsync("status", "-c", tmp_path / "okrsync.toml")
+        assert status.exit_code == 0 and f"leased by {os.uname().nodename} pid " in status.stdout
         victim_pid = next(lease["pid"] for name, lease in leases.items() if name.startswith("google"))
         victim = next(h for h, w in holders.items() if w.pid == victim_pid)
         # Google answers slowly from now on, so that a pass lasts long enough to be killed in

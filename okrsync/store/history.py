@@ -12,7 +12,7 @@ import socket
 import time
 from pathlib import Path
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,8 +20,9 @@ from okrsync.errors import ConfigError
 from okrsync.store import database
 from okrsync.store.database import FileLock, now
 from okrsync.store.leases import Leases
-from okrsync.store.schema import (SCHEMA_VERSION, digests_sent, findings, item_latest, item_values, owned_columns, quota_calls,
-                                  quota_projects, runs, snapshots, source_runs, source_state, workers)
+from okrsync.store.schema import (SCHEMA_VERSION, digests_sent, findings, item_latest, item_values, leases,
+                                  owned_columns, quota_calls, quota_projects, runs, snapshots, source_runs,
+                                  source_state, workers)
 
 # What status shows for a source the store has never seen.
 HEALTH_UNKNOWN = {"last_success": None, "last_error": None, "last_error_at": None, "errors": 0, "warnings": 0}
@@ -44,14 +45,18 @@ class Store:
         store._setup(location, password_env, read_only=True)
         try:
             with store.engine.connect() as conn:
-                conn.execute(select(item_values.c.key).limit(1))
+                if not inspect(conn).has_table("item_values"):
+                    store.close()
+                    return None  # an empty database, or a foreign file: validate without history
                 database.refuse_newer(conn, store.shown)
                 older = database.version(conn) < SCHEMA_VERSION
             if older and not store.shared:
                 store.engine.dispose()
                 store.engine = database.upgraded_copy(location)
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
             store.close()
+            if store.shared:  # a server that cannot be reached is not "no history yet"
+                raise database.unusable(location, exc) from None
             return None
         return store
 
@@ -91,19 +96,28 @@ class Store:
 
     def _mark_killed(self) -> None:
         """Runs left unfinished by a process that is gone. SQLite: this one holds the lock now,
-        so every unfinished run's process is gone. PostgreSQL: unfinished runs of this host's
-        processes that no longer exist, and of any process no longer seen as a worker."""
+        so every unfinished run's process is gone. PostgreSQL: this host's processes that no
+        longer exist, and other hosts' that are neither workers seen lately nor holders of a
+        lease, once their run is older than a lease."""
         with self.engine.begin() as conn:
             stmt = update(runs).where(runs.c.finished_at.is_(None)).values(outcome="killed", finished_at=now())
             if not self.shared:
                 conn.execute(stmt)
                 return
-            host = socket.gethostname()
-            for run_id, holder in conn.execute(select(runs.c.id, runs.c.holder).where(runs.c.finished_at.is_(None))):
+            host, moment = socket.gethostname(), time.time()
+            alive = set(conn.execute(select(workers.c.holder).where(workers.c.seen_at >= moment - self.leases.seconds))
+                        .scalars())
+            alive |= set(conn.execute(select(leases.c.holder).where(leases.c.expires_at >= moment)).scalars())
+            old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=self.leases.seconds)).isoformat(
+                timespec="seconds")
+            for run_id, holder, started in conn.execute(
+                    select(runs.c.id, runs.c.holder, runs.c.started_at).where(runs.c.finished_at.is_(None))).all():
                 on, _, pid = (holder or "").partition(" pid ")
-                gone = on == host and pid.isdigit() and not _alive(int(pid))
-                seen = conn.execute(select(workers.c.seen_at).where(workers.c.holder == holder)).scalar()
-                if gone or (on != host and (seen is None or seen < time.time() - self.leases.seconds)):
+                if on == host and pid.isdigit():
+                    gone = not _alive(int(pid))
+                else:
+                    gone = holder not in alive and started < old
+                if gone:
                     conn.execute(stmt.where(runs.c.id == run_id))
 
     def close(self) -> None:
