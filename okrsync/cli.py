@@ -102,15 +102,26 @@ def _load(config_path):
               "KPIs tabs (headers, drop-downs) and point the configuration at it.")
 @click.option("--credentials", type=click.Path(dir_okay=False), metavar="FILE",
               help="With --google: the service-account key file (default: GOOGLE_APPLICATION_CREDENTIALS).")
+@click.option("--excel", type=click.Path(dir_okay=False, exists=True), metavar="FILE.xlsx|.xlsm",
+              help="Use this existing workbook: add its missing OKRs and KPIs tabs (headers, drop-downs, frozen "
+                   "header row) without touching anything else in it, and point the configuration at it.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @verbosity_options
-def init(directory: str, demo: bool, google: str | None, credentials: str | None, force: bool) -> None:
-    """Write a starter okrsync.toml, rules/default.yaml and a workbook (or, with --google, lay
-    out an existing Google spreadsheet) into DIRECTORY."""
+def init(directory: str, demo: bool, google: str | None, credentials: str | None, excel: str | None,
+         force: bool) -> None:
+    """Write a starter okrsync.toml, rules/default.yaml and a workbook (or, with --google or
+    --excel, lay out an existing spreadsheet or workbook) into DIRECTORY."""
     from pathlib import Path
 
     from okrsync.starter import init_directory
 
+    if sum(map(bool, (demo, google, excel))) > 1:
+        raise click.UsageError("Choose one of --demo, --google and --excel.")
+    if excel:
+        from okrsync.sources.excel import lay_out as lay_out_workbook
+
+        added = lay_out_workbook(Path(excel))
+        _echo(f"{excel}: " + (f"added the tabs {', '.join(added)}" if added else "its tabs are already there"))
     if google:
         from okrsync.config import GoogleConfig, SourceConfig
         from okrsync.sources.google import GoogleSource, lay_out
@@ -120,7 +131,8 @@ def init(directory: str, demo: bool, google: str | None, credentials: str | None
                               GoogleConfig())
         added = lay_out(source)
         _echo(f"{source.location}: " + (f"added the tabs {', '.join(added)}" if added else "its tabs are already there"))
-    for path in init_directory(directory, demo=demo, force=force, google=google, credentials=credentials):
+    for path in init_directory(directory, demo=demo, force=force, google=google, credentials=credentials,
+                               excel=Path(excel) if excel else None):
         _echo(f"wrote {path}")
     _echo(f"next: fill in the sheet, then run `okrsync run -c {directory}/okrsync.toml`")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -48,14 +50,18 @@ when = "mon 08:00"
 
 
 def init_directory(directory: str | Path, demo: bool = False, force: bool = False,
-                   google: str | None = None, credentials: str | None = None) -> list[Path]:
-    """Write the starter files; with ``google``, point the configuration at that spreadsheet
-    (its tabs are laid out by okrsync.sources.google.lay_out) instead of writing a workbook."""
+                   google: str | None = None, credentials: str | None = None, excel: Path | None = None) -> list[Path]:
+    """Write the starter files; with ``google`` or ``excel``, point the configuration at that
+    spreadsheet or workbook (its tabs are laid out by the source's ``lay_out``) instead of
+    writing a workbook."""
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     workbook_name = "demo.xlsx" if demo else "okrs.xlsx"
     files = {target / "okrsync.toml": None, target / "rules" / "default.yaml": default_rules()}
-    if google is None:
+    if excel is not None:
+        where = Path(os.path.relpath(Path(excel).resolve(), target.resolve()))
+        location = f"excel = {json.dumps(where.as_posix())}"
+    elif google is None:
         files[target / workbook_name] = sheet_template("demo.xlsx" if demo else "okrsync.xlsx")
         location = f'excel = "{workbook_name}"'
     else:

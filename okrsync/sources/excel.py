@@ -80,3 +80,27 @@ class ExcelSource:
         self.last_backup = result.backup
         self._written = result.sha256
         return result.cells
+
+
+def lay_out(path, okr_tab: str = "OKRs", kpi_tab: str = "KPIs") -> list[str]:
+    """``okrsync init --excel``: add the OKRs and KPIs tabs that are missing (headers, drop-down
+    lists, a frozen header row, column widths) to a workbook people already have, surgically —
+    every part already there keeps its bytes but the three that list the tabs. Tabs that exist
+    are left alone."""
+    from okrsync.layout import choices_by_column, template_headers
+    from okrsync.xlsx.adding import NewSheet
+    from okrsync.xlsx.worksheet import worksheet_xml
+
+    workbook = Workbook(path)
+    present = {tab.lower() for tab in workbook.tabs}
+    added = []
+    for tab, kind in ((okr_tab, "okr"), (kpi_tab, "kpi")):
+        if tab.lower() in present:
+            continue
+        headers = template_headers(kind)
+        widths = {c: max(10.0, len(h) + 4.0) for c, h in enumerate(headers, start=1)}
+        lists = {c + 1: choices for c, choices in choices_by_column(kind, headers)}
+        added.append(NewSheet(tab, worksheet_xml([headers], widths=widths, frozen_rows=1, lists=lists)))
+    if added:
+        workbook.write({}, backups=0, added=added)
+    return [sheet.title for sheet in added]

@@ -20,6 +20,7 @@ from typing import Iterator
 from okrsync.config import MAX_ROWS
 from okrsync.errors import WorkbookError, WriteSkipped
 from okrsync.values import excel_unescaped
+from okrsync.xlsx.adding import NewSheet, add_sheets
 from okrsync.xlsx.package import NS_MAIN, Package, fingerprint, lock_holder, same_file
 from okrsync.xlsx.sheet import Cells, SheetXml, Write
 from okrsync.xlsx.styles import Styles
@@ -107,11 +108,12 @@ class Workbook:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, writes: dict[str, list[Write]], backups: int = 3) -> WriteResult:
-        """Splice ``writes`` (tab → owned cells) into the file, atomically. Writes nothing when
-        ``writes`` is empty, when the file changed since it was read, or when it is open."""
+    def write(self, writes: dict[str, list[Write]], backups: int = 3, added: list[NewSheet] = ()) -> WriteResult:
+        """Splice ``writes`` (tab → owned cells) into the file, and add the tabs ``added``,
+        atomically. Writes nothing when there is nothing to write, when the file changed since
+        it was read, or when it is open."""
         total = sum(len(w) for w in writes.values())
-        if not total:
+        if not total and not added:
             return WriteResult(0, None)
         if not self.path.stat().st_mode & 0o222:
             raise WriteSkipped(f"{self.path} is marked read-only; okrsync leaves it as it is (nothing was written).")
@@ -129,6 +131,8 @@ class Workbook:
             self.package.sheets[tab]: self.sheet(tab).chunks(cells) for tab, cells in writes.items() if cells}
         if self.styles.changed:
             new_parts[self.styles_part] = self.styles.text.encode("utf-8")
+        if added:
+            new_parts.update(add_sheets(self.package, list(added)))
         temp = self.path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{self.path.name}")
         try:
             self._write_package(temp, new_parts)
@@ -166,6 +170,10 @@ class Workbook:
                         with out.open(copy, "w") as part:
                             for chunk in data:
                                 part.write(chunk.encode("utf-8"))
+                for name, data in new_parts.items():  # parts okrsync adds come after the others
+                    if not self.package.has(name):
+                        out.writestr(zipfile.ZipInfo(name, date_time=dt.datetime.now().timetuple()[:6]), data,
+                                     compress_type=zipfile.ZIP_DEFLATED)
             handle.flush()
             os.fsync(handle.fileno())
         with zipfile.ZipFile(temp) as check:  # a package that cannot be read back never replaces the old one
