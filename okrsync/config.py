@@ -32,6 +32,12 @@ class SourceConfig:
     owned_columns: dict[str, str] = field(default_factory=lambda: dict(OWNED_DEFAULTS))
     backups: int = 3
     max_rows: int = MAX_ROWS  # a bigger table is refused before it is read whole
+    summary_tab: str = "Summary"  # the tab okrsync owns with the cycle at a glance ("" turns it off)
+    checkins_tab: str = "Check-ins"  # the tab okrsync appends each week's check-ins to ("" turns it off)
+
+    @property
+    def owned_tabs(self) -> list[str]:
+        return [tab for tab in (self.summary_tab, self.checkins_tab) if tab]
 
     @property
     def location(self) -> str:
@@ -236,7 +242,16 @@ def _source(path: Path, raw: object, index: int, default_backups: int, default_m
         owned_columns=owned,
         backups=check.get("backups", int, default_backups),
         max_rows=check.get("max_rows", int, default_max_rows),
+        summary_tab=check.get("summary_tab", str, "Summary").strip(),
+        checkins_tab=check.get("checkins_tab", str, "Check-ins").strip(),
     )
+    tabs = [t.lower() for t in (source.okr_tab, source.kpi_tab, *source.owned_tabs)]
+    if len(set(tabs)) < len(tabs):
+        raise check.fail("summary_tab", "and `checkins_tab` must name tabs of their own, not the OKR or KPI tab")
+    for key in ("summary_tab", "checkins_tab"):
+        title = getattr(source, key)
+        if len(title) > 31 or any(ch in title for ch in "[]:*?/\\"):
+            raise check.fail(key, "must be a tab name: at most 31 characters, none of [ ] : * ? / \\")
     if source.backups < 0:
         raise check.fail("backups", "must be 0 (no backups) or more")
     if source.max_rows < 1:

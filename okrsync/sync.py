@@ -23,7 +23,7 @@ from okrsync.domain import Evaluation, Finding, Severity, Status
 from okrsync.errors import OkrsyncError, SourceError
 from okrsync.freshness import Probe, probe
 from okrsync.sources import open_source
-from okrsync.sources.interface import CellChange, Grid, Source
+from okrsync.sources.interface import CellChange, Grid, OwnedTab, Source
 
 if TYPE_CHECKING:
     from okrsync.rule_context import RuleContext
@@ -49,6 +49,7 @@ class SourceResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     unchanged: bool = False  # not read: the sheet still shows what okrsync last saw
     held_by: str | None = None  # not synced by this run: leased by another process, or not due (shared store)
+    owned_tabs: list[OwnedTab] = field(default_factory=list)  # the summary and check-ins tabs written
 
     @classmethod
     def of(cls, cfg: SourceConfig, error: OkrsyncError | None = None) -> "SourceResult":
@@ -112,8 +113,8 @@ def _load(cfg: SourceConfig, config: Config, today: dt.date, source: Source | No
           checked: Probe | None = None) -> Loaded:
     started = time.perf_counter()
     source = source or open_source(cfg, config.google)
-    grids = source.read([cfg.okr_tab, cfg.kpi_tab])
-    if not grids:
+    grids = source.read([cfg.okr_tab, cfg.kpi_tab, *cfg.owned_tabs])
+    if cfg.okr_tab not in grids and cfg.kpi_tab not in grids:
         tabs = ", ".join(source.tab_names())
         raise SourceError(f"{cfg.location} has neither an {cfg.okr_tab} nor a {cfg.kpi_tab} tab (it has: {tabs}).")
     return Loaded(cfg, source, grids, tables_of(grids, cfg, config, today), time.perf_counter() - started, checked)
@@ -189,7 +190,11 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
                 changes += tab_changes
                 adopted_now[table.tab] = table.owned_headers
     result.changes = changes
-    if loaded.unchanged and changes and write and not dry_run:
+    tabs: list[OwnedTab] = []
+    if write and cfg.owned_tabs:
+        with _timed(result.timings, "plan"):
+            tabs = _owned_tabs(loaded, result, today, store)
+    if loaded.unchanged and (changes or tabs) and write and not dry_run:
         # a new day moved a status: read the source for real before writing into it
         log.debug("read again: %d cells to write", len(changes))
         return _finish(_load(cfg, config, today, source, loaded.probe), config, ruleset, rule_context, today,
@@ -199,7 +204,8 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
             raise SourceError(f"{cfg.location}: its lease expired and another worker may be syncing it; "
                               "nothing was written (the next sync takes it up again).")
         with _timed(result.timings, "write"):
-            result.written = source.write(changes) if changes else 0
+            result.written = source.write(changes, tabs) if changes or tabs else 0
+        result.owned_tabs = tabs
         backup = getattr(source, "last_backup", None)
         result.backup = str(backup) if backup else None
         with _timed(result.timings, "record"):
@@ -212,11 +218,63 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
     return result
 
 
+def _owned_tabs(loaded: Loaded, result: SourceResult, today: dt.date, store) -> list[OwnedTab]:
+    """The summary and check-ins tabs that differ from what the sheet shows. A tab of that name
+    that okrsync did not make is left alone, with a warning."""
+    from okrsync.summary import SUMMARY_MARKER, checkins_tab, summary_tab
+
+    cfg, wanted = loaded.cfg, []
+    if cfg.summary_tab:
+        weekly, last_week = _history_of(cfg.name, result.evaluation, today, store)
+        wanted.append(summary_tab(cfg.summary_tab, result.evaluation, result.findings, today, weekly, last_week))
+    if cfg.checkins_tab:
+        wanted.append(checkins_tab(cfg.checkins_tab, result.evaluation, today, loaded.grids.get(cfg.checkins_tab)))
+    tabs = []
+    for tab in wanted:
+        shown = loaded.grids.get(tab.title)
+        if shown is not None and not OwnedTab.owned(shown, tab.marker):
+            key = "summary_tab" if tab.marker == SUMMARY_MARKER else "checkins_tab"
+            result.findings.append(Finding(
+                "owned-tab", Severity.WARNING, f"A tab named {tab.title} exists and okrsync did not make it: it is left "
+                f"alone (set `{key}` to another name, or \"\" to turn it off)", cfg.name, tab.title))
+        elif not tab.shows(shown):
+            tabs.append(tab)
+    return tabs
+
+
+def _history_of(source: str, evaluation: Evaluation, today: dt.date, store) -> tuple[dict, dict]:
+    """Each team's average objective score at the end of each past week of the cycle, and each
+    objective's score a week ago, from the history store."""
+    cycle = next((o.cycle for o in evaluation.objectives if o.cycle), None)
+    if store is None or cycle is None:
+        return {}, {}
+    points = store.objective_scores(source, cycle.start)
+    ends, end = [], cycle.start + dt.timedelta(days=6 - cycle.start.weekday())
+    while end < today - dt.timedelta(days=today.weekday()):  # weeks that ended before this one
+        ends.append(end)
+        end += dt.timedelta(days=7)
+    weekly: dict[str, list] = {}
+    for end in ends:
+        latest = {key: (team, score) for day, key, team, score in points if day <= end}
+        teams: dict[str, list[float]] = {}
+        for team, score in latest.values():
+            if score is not None:
+                teams.setdefault(team or "", []).append(score)
+        for team, scores in teams.items():
+            weekly.setdefault(team, []).append((end, sum(scores) / len(scores)))
+    week_ago = today - dt.timedelta(days=7)
+    last_week = {key: score for day, key, _, score in points if day <= week_ago and score is not None}
+    return weekly, last_week
+
+
 def _keep(store, loaded: Loaded, result: SourceResult, today: dt.date) -> None:
     """What the sheet shows now that okrsync wrote, for the next run to start from."""
-    fingerprint = loaded.source.fingerprint() if result.written else loaded.probe.fingerprint
+    fingerprint = loaded.source.fingerprint() if result.written or result.owned_tabs else loaded.probe.fingerprint
     grids = {tab: snapshot.with_changes(grid, [c for c in result.changes if c.tab == tab])
              for tab, grid in loaded.grids.items()}
+    for tab in result.owned_tabs:  # as okrsync wrote them
+        grids[tab.title] = Grid(tab.title, {r: {c: v for c, v in enumerate(row, start=1) if v is not None and v != ""}
+                                            for r, row in enumerate(tab.rows, start=1) if any(x not in (None, "") for x in row)})
     owned = {table.tab: set(table.owned.values()) for table in loaded.tables}
     store.keep_source_state(loaded.cfg.name, fingerprint, loaded.probe.context, today,
                             snapshot.dump_grids(grids, owned),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 import zipfile
 from dataclasses import dataclass
@@ -61,11 +62,17 @@ def build_xlsx(path: Path, sheets: dict[str, list[list]], merges: dict[str, list
     return path
 
 
-def write_config(folder: Path, workbook: Path | str, extra: str = "", source_extra: str = "", name: str = "team") -> Path:
+# Most tests look at the OKR and KPI tabs alone; the summary and check-ins tabs okrsync adds by
+# default are tested on their own (tests/test_summary.py) and on the real workbooks.
+NO_OWNED_TABS = 'summary_tab = ""\ncheckins_tab = ""\n'
+
+
+def write_config(folder: Path, workbook: Path | str, extra: str = "", source_extra: str = "", name: str = "team",
+                 owned_tabs: bool = False) -> Path:
     config = folder / "okrsync.toml"
     config.write_text(
         f'timezone = "UTC"\nstate = "okrsync.db"\ncycle = "2026-Q4"\n{extra}\n'
-        f'[[sources]]\nname = "{name}"\nexcel = "{workbook}"\n{source_extra}\n',
+        f'[[sources]]\nname = "{name}"\nexcel = "{workbook}"\n{"" if owned_tabs else NO_OWNED_TABS}{source_extra}\n',
         "utf-8",
     )
     return config
@@ -89,6 +96,17 @@ def okrsync(*args: str, env: dict | None = None) -> CliResult:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
     return CliResult(code, stdout, stderr)
+
+
+# The parts of a package that list its tabs and parts: adding a tab may only add entries to them.
+LISTING = {"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"}
+_ENTRY = re.compile(r"<(?:[\w.-]+:)?(?:Override|Default|Relationship|sheet)\b[^>]*/>")
+
+
+def without_added(old: str, new: str) -> str:
+    """``new`` with every entry that ``old`` does not have taken out."""
+    kept = set(_ENTRY.findall(old))
+    return _ENTRY.sub(lambda m: m.group(0) if m.group(0) in kept else "", new)
 
 
 def unzip(path: Path) -> dict[str, bytes]:

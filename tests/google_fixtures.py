@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from okrsync.sources import google_client
 from okrsync.testing.sheets_emulator import Server
-from tests.conftest import Formula
+from tests.conftest import NO_OWNED_TABS, Formula
 
 BOT = "okrsync@team-okrs.iam.gserviceaccount.com"
 USER = "ada@example.com"
@@ -65,9 +65,10 @@ def google(tmp_path, monkeypatch):
         yield Google(server, tmp_path)
 
 
-def google_config(folder: Path, google: Google, key: str, extra: str = "") -> Path:
+def google_config(folder: Path, google: Google, key: str, extra: str = "", owned_tabs: bool = False) -> Path:
     config = folder / "okrsync.toml"
     config.write_text(f'timezone = "UTC"\ncycle = "2026-Q4"\nstate = "okrsync.db"\n{extra}\n'
                       '[google]\nbackoff_seconds = 0.01\nretries = 4\n'
-                      f'[[sources]]\nname = "team"\ngoogle = "{key}"\ncredentials = "{google.bot_key}"\n')
+                      f'[[sources]]\nname = "team"\ngoogle = "{key}"\ncredentials = "{google.bot_key}"\n'
+                      + ("" if owned_tabs else NO_OWNED_TABS))
     return config

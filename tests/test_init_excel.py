@@ -10,18 +10,8 @@ import openpyxl
 import pytest
 
 from okrsync.layout import template_headers
-from tests.conftest import WORKBOOKS, okrsync, real_workbook, unzip
+from tests.conftest import LISTING, WORKBOOKS, okrsync, real_workbook, unzip, without_added
 from tests.test_real_workbooks import libreoffice_csv, soffice  # noqa: F401  (LibreOffice fixture)
-
-LISTING = {"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels"}
-ENTRY = re.compile(r"<(?:[\w.-]+:)?(?:Override|Relationship|sheet)\b[^>]*/>")
-
-
-def without_added(old: str, new: str) -> str:
-    """``new`` with every entry that ``old`` does not have taken out."""
-    kept = set(ENTRY.findall(old))
-    return ENTRY.sub(lambda m: m.group(0) if m.group(0) in kept else "", new)
-
 
 @pytest.mark.parametrize("name", sorted(p.name for p in WORKBOOKS.glob("*.xls*")))
 def test_init_excel_adds_the_tabs_and_keeps_every_other_byte(tmp_path, soffice, name):  # noqa: F811

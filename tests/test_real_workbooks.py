@@ -27,7 +27,7 @@ import pytest
 from okrsync.config import load_config
 from okrsync.refs import column_letter, split_cell
 from okrsync.sources.excel import ExcelSource
-from tests.conftest import okrsync, real_workbook, unzip, write_config
+from tests.conftest import LISTING, okrsync, real_workbook, unzip, without_added, write_config
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -77,7 +77,7 @@ CASES = [
          'target = "Avg. Cost per Enrollee (Bucket)"\ncurrent = "Avg. Cost per Enrollee (Max\'d)"\n',
          owned={"Q", "R", "S"},
          parts_kept=("xl/vbaProject.bin", "xl/ctrlProps/ctrlProp1.xml", "xl/ctrlProps/ctrlProp163.xml",
-                     "xl/drawings/vmlDrawing1.vml", "[Content_Types].xml")),
+                     "xl/drawings/vmlDrawing1.vml")),
 ]
 
 
@@ -96,11 +96,20 @@ def sheet_cells(xml: bytes) -> dict[str, str]:
     return {c.get("r"): ET.canonicalize(ET.tostring(c)) for c in root.iter(f"{MAIN}c")}
 
 
-def outside_cells(xml: bytes) -> str:
-    """The worksheet without its cells and its used-range note: what no cell write may change."""
+def outside_cells(xml: bytes, new_columns: set[str] = frozenset()) -> str:
+    """The worksheet without its cells and its used-range note: what no cell write may change;
+    ``new_columns``: owned columns okrsync appended, whose widths (a <col> each) are left out."""
     root = ET.fromstring(xml)
     for data in root.iter(f"{MAIN}sheetData"):
         data.clear()
+    for cols in root.iter(f"{MAIN}cols"):
+        for col in list(cols):
+            if col.get("min") == col.get("max") and column_letter(int(col.get("min"))) in new_columns \
+                    and col.get("customWidth") == "1":
+                cols.remove(col)
+    for parent in root.iter():
+        for cols in [c for c in parent if c.tag == f"{MAIN}cols" and not len(c)]:
+            parent.remove(cols)
     for dimension in root.iter(f"{MAIN}dimension"):
         dimension.attrib.clear()
     return ET.canonicalize(ET.tostring(root))
@@ -186,7 +195,7 @@ def soffice():
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.workbook)
 def test_a_real_workbook_stays_whole(tmp_path, soffice, case):
     book = real_workbook(case.workbook, tmp_path)
-    config = write_config(tmp_path, book.name, source_extra=case.source)
+    config = write_config(tmp_path, book.name, source_extra=case.source, owned_tabs=True)
     before = unzip(book)
     sheet = worksheet_part(before, case.tab)
 
@@ -195,17 +204,26 @@ def test_a_real_workbook_stays_whole(tmp_path, soffice, case):
     assert json.loads(first.stdout)["sources"][0]["cells_written"] > 0
     after = unzip(book)
 
-    # the package: same parts in the same order; bytes kept but for the sheet and styles
-    assert list(after) == list(before)
+    # the package: the parts that were there in the same order, then the summary and check-ins
+    # tabs with the summary's drawing and charts; bytes kept but for the sheet and styles, and
+    # the three parts that list tabs and parts, which only gain entries
+    assert list(after)[: len(before)] == list(before)
+    added = set(after) - set(before)
+    kinds = {re.sub(r"\d+x*", "N", name) for name in added}
+    assert "xl/worksheets/sheetN.xml" in kinds and kinds <= {  # charts where the tab has objectives
+        "xl/worksheets/sheetN.xml", "xl/worksheets/_rels/sheetN.xml.rels", "xl/drawings/drawingN.xml",
+        "xl/drawings/_rels/drawingN.xml.rels", "xl/charts/chartN.xml"}
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {sheet, "xl/styles.xml"}
+    assert changed == {sheet, "xl/styles.xml", *LISTING}
+    for name in LISTING:
+        assert without_added(before[name].decode(), after[name].decode()) == before[name].decode(), name
     for name in case.parts_kept:
         assert after[name] == before[name], name
     if case.workbook.endswith(".xlsm"):
         assert b"application/vnd.ms-excel.sheet.macroEnabled.main+xml" in after["[Content_Types].xml"]
 
     # inside the sheet: only owned cells differ; the rest of the worksheet is as it was
-    assert outside_cells(after[sheet]) == outside_cells(before[sheet])
+    assert outside_cells(after[sheet], case.owned) == outside_cells(before[sheet], case.owned)
     cells_before, cells_after = sheet_cells(before[sheet]), sheet_cells(after[sheet])
     differ = {ref for ref in cells_before.keys() | cells_after.keys() if cells_before.get(ref) != cells_after.get(ref)}
     assert differ and {column_of(ref) for ref in differ} <= case.owned
@@ -237,3 +255,5 @@ def test_a_real_workbook_stays_whole(tmp_path, soffice, case):
     for ref in case.shown_otherwise:  # the exceptions are real: LibreOffice does show otherwise
         row, col = split_cell(ref)
         assert not shown_equal(grid.value(row, col), shown[row - 1][col - 1])
+    summary = libreoffice_csv(book, "Summary", tmp_path / "lo-summary")
+    assert summary[0][0].startswith("Summary · written by okrsync") and summary[3][:3] == ["Team", "Objective", "Score"]

@@ -17,6 +17,7 @@ import pytest
 
 from okrsync.config import SourceConfig
 from okrsync.errors import WriteSkipped
+from okrsync.refs import column_number
 from okrsync.sources.interface import CellChange
 from okrsync.sources.excel import ExcelSource
 from okrsync.xlsx.sheet import MAX_TEXT, clean_text
@@ -57,10 +58,22 @@ def rich_workbook(path: Path) -> Path:
     return build_xlsx(path, rows, extra=extra)
 
 
-def sheet_xml_outside_data(xml: bytes) -> str:
+def sheet_xml_outside_data(xml: bytes, new_columns: set[int] = frozenset()) -> str:
+    """The worksheet around its cells; ``new_columns``: owned columns okrsync added, whose widths
+    (a <col> each, sized to their content) are taken out."""
     text = xml.decode()
     text = re.sub(r"<sheetData>.*</sheetData>", "<sheetData/>", text, flags=re.S)
+    for col in new_columns:
+        text, found = re.subn(rf'<col min="{col}" max="{col}" width="[\d.]+" customWidth="1"/>', "", text)
+        assert found == 1, f"no width for new column {col}"
+    text = text.replace("<cols></cols>", "")
     return re.sub(r'<dimension ref="[^"]*"/>', "<dimension/>", text)
+
+
+def added_widths(before: bytes, after: bytes) -> set[int]:
+    """The columns given a width by okrsync's write (<col> entries the sheet did not have)."""
+    pattern = r'<col min="(\d+)" max="\1" width="[\d.]+" customWidth="1"/>'
+    return {int(c) for c in re.findall(pattern, after.decode())} - {int(c) for c in re.findall(pattern, before.decode())}
 
 
 def cells(path: Path, data_only: bool) -> dict:
@@ -81,8 +94,9 @@ def test_only_owned_cells_and_styles_change(tmp_path):
     assert list(after_parts) == list(before_parts)  # same parts, same order
     changed = {name for name in before_parts if before_parts[name] != after_parts[name]}
     assert changed == {"xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml", "xl/styles.xml"}
-    for part in ("xl/worksheets/sheet1.xml", "xl/worksheets/sheet2.xml"):  # everything around the cells
-        assert sheet_xml_outside_data(after_parts[part]) == sheet_xml_outside_data(before_parts[part])
+    # everything around the cells, but for the widths of the owned columns okrsync added
+    for part, added in (("xl/worksheets/sheet1.xml", {11, 12, 13, 14}), ("xl/worksheets/sheet2.xml", {8, 9, 10})):
+        assert sheet_xml_outside_data(after_parts[part], added) == sheet_xml_outside_data(before_parts[part])
 
     after_formulas, after_values = cells(book, False), cells(book, True)
     owned = {"OKRs": {"K", "L", "M", "N"}, "KPIs": {"H", "I", "J"}}
@@ -360,7 +374,10 @@ def test_real_world_template_mapped_through_columns(tmp_path, real_template):
     changed = {n for n in before_parts if before_parts[n] != after_parts[n]}
     assert changed == {"xl/worksheets/sheet1.xml", "xl/styles.xml"}
     assert after_parts["xl/threadedComments/threadedComment1.xml"] == before_parts["xl/threadedComments/threadedComment1.xml"]
-    assert sheet_xml_outside_data(after_parts["xl/worksheets/sheet1.xml"]) == sheet_xml_outside_data(before_parts["xl/worksheets/sheet1.xml"])
+    sheet_before, sheet_after = before_parts["xl/worksheets/sheet1.xml"], after_parts["xl/worksheets/sheet1.xml"]
+    widened = added_widths(sheet_before, sheet_after)
+    assert widened == {column_number(c) for c in "KLMN"}  # the owned columns okrsync appended
+    assert sheet_xml_outside_data(sheet_after, widened) == sheet_xml_outside_data(sheet_before)
     after = cells(real_template, False)
     for key, value in before.items():
         assert after[key] == value, key  # its own Status and Score columns untouched

@@ -5,7 +5,7 @@ from __future__ import annotations
 from okrsync.config import SourceConfig
 from okrsync.domain import OWN_COLOURS
 from okrsync.errors import WorkbookError
-from okrsync.sources.interface import CellChange, Grid
+from okrsync.sources.interface import CellChange, Grid, OwnedTab, fitting
 from okrsync.xlsx.package import fingerprint
 from okrsync.xlsx.sheet import Write
 from okrsync.xlsx.styles import NO_FILL, SCORE_FORMAT_ID
@@ -64,7 +64,7 @@ class ExcelSource:
         number = SCORE_FORMAT_ID if two_decimals else None
         return styles.derive(base, fill, number) if (fill is not None or number is not None) else base
 
-    def write(self, changes: list[CellChange]) -> int:
+    def write(self, changes: list[CellChange], tabs: list[OwnedTab] = ()) -> int:
         by_tab: dict[str, list[Write]] = {}
         derived: dict[tuple[int, str | None, bool], int] = {}
         for change in changes:
@@ -76,10 +76,31 @@ class ExcelSource:
             if key not in derived:
                 derived[key] = self._style(base, change.fill, change.two_decimals)
             by_tab.setdefault(change.tab, []).append(Write(change.row, change.col, change.value, derived[key]))
-        result = self.workbook.write(by_tab, backups=self.config.backups)
+        added, replaced = [], []
+        for tab in tabs:
+            sheet = self._owned_sheet(tab)
+            (replaced if tab.title in self.workbook.tabs else added).append(sheet)
+        # owned columns okrsync adds (their header is new) get a width that fits their content
+        widths: dict[str, dict[int, float]] = {}
+        for change in changes:
+            if change.like:
+                widths.setdefault(change.tab, {})[change.col] = fitting(
+                    [c for c in changes if c.tab == change.tab], change.col)
+        result = self.workbook.write(by_tab, backups=self.config.backups, added=added, replaced=replaced,
+                                     widths=widths)
         self.last_backup = result.backup
         self._written = result.sha256
-        return result.cells
+        return result.cells + sum(1 for tab in tabs for row in tab.rows for v in row if v not in (None, ""))
+
+    def _owned_sheet(self, tab: OwnedTab):
+        """A tab okrsync owns whole, as worksheet XML with its charts."""
+        from okrsync.xlsx.adding import NewSheet
+        from okrsync.xlsx.charts import chart_xml
+        from okrsync.xlsx.worksheet import worksheet_xml
+
+        styles = {cell: self._style(0, colour, False) for cell, colour in tab.fills.items()}
+        charts = [(chart, chart_xml(chart, tab.title, tab.rows)) for chart in tab.charts]
+        return NewSheet(tab.title, worksheet_xml(tab.rows, styles, tab.widths, frozen_rows=0), charts)
 
 
 def lay_out(path, okr_tab: str = "OKRs", kpi_tab: str = "KPIs") -> list[str]:

@@ -15,6 +15,7 @@ import logging
 import random
 import re
 import time
+import zlib
 
 import requests
 
@@ -23,13 +24,13 @@ from okrsync.domain import OWN_COLOURS
 from okrsync.errors import SourceError, WriteSkipped
 from okrsync.layout import choices_by_column, template_headers
 from okrsync.ratelimit import RateLimiter, shared
-from okrsync.sources.interface import CellChange, Grid
+from okrsync.sources.interface import CellChange, Chart, Grid, OwnedTab, fitting
 from okrsync.sources.google_client import account_of, client, load_credentials, project_of
 from okrsync.values import ErrorValue
 
 log = logging.getLogger("okrsync")
 READ_FIELDS = ("spreadsheetId,properties.title,sheets(properties(sheetId,title,gridProperties(rowCount,columnCount)),"
-               "merges,developerMetadata(metadataId,metadataKey,location),data(startRow,startColumn,rowData(values(effectiveValue,formattedValue,"
+               "charts(chartId),merges,developerMetadata(metadataId,metadataKey,location),data(startRow,startColumn,rowData(values(effectiveValue,formattedValue,"
                "userEnteredValue/formulaValue,effectiveFormat(backgroundColor,numberFormat/type)))))")
 RETRIED = {429, 500, 502, 503, 504}
 BACKOFF_CAP = 32.0
@@ -95,6 +96,39 @@ def _still_there(anchor: dict) -> list[dict]:
                            where.get("startIndex", 0), where["endIndex"], anchor["metadataId"])]
 
 
+def _width(sheet_id: int, col: int, chars: float) -> dict:
+    """A column's width in pixels for about ``chars`` characters."""
+    return {"updateDimensionProperties": {
+        "range": {"sheetId": sheet_id, "dimension": "COLUMNS", "startIndex": col - 1, "endIndex": col},
+        "properties": {"pixelSize": int(chars * 7 + 12)}, "fields": "pixelSize"}}
+
+
+def _source_range(sheet_id: int, col: int, first: int, last: int) -> dict:
+    return {"sources": [{"sheetId": sheet_id, "startRowIndex": first - 1, "endRowIndex": last,
+                         "startColumnIndex": col - 1, "endColumnIndex": col}]}
+
+
+def _chart_spec(chart: Chart, sheet_id: int) -> dict:
+    """A native Sheets chart over cells of the tab (the first row of each range is its name)."""
+    col, first, last = chart.categories
+    bar = chart.kind == "bar"
+    value_axis = "BOTTOM_AXIS" if bar else "LEFT_AXIS"
+    spec = {"chartType": "BAR" if bar else "LINE", "legendPosition": "BOTTOM_LEGEND", "headerCount": 1,
+            "axis": [{"position": value_axis, "viewWindowOptions": {"viewWindowMin": 0, "viewWindowMax": 1}}
+                     if chart.percent else {"position": value_axis}],
+            "domains": [{"domain": {"sourceRange": _source_range(sheet_id, col, first - 1, last)}}],
+            "series": [{"series": {"sourceRange": _source_range(sheet_id, s.col, s.name_row, s.last_row)},
+                        "targetAxis": value_axis} for s in chart.series]}
+    return {"title": chart.title, "basicChart": spec}
+
+
+def _chart_position(chart: Chart, sheet_id: int) -> dict:
+    col, row = chart.anchor
+    width, height = chart.size
+    return {"overlayPosition": {"anchorCell": {"sheetId": sheet_id, "rowIndex": row - 1, "columnIndex": col - 1},
+                                "widthPixels": width * 80, "heightPixels": height * 21}}
+
+
 def _serial_date(value: float, kind: str) -> object:
     moment = dt.datetime(1899, 12, 30) + dt.timedelta(days=value)
     return moment.date() if kind == "DATE" else moment
@@ -113,6 +147,8 @@ class GoogleSource:
         self.sheets: dict[str, dict] = {}  # tab → sheet properties
         self.fills: dict[tuple[str, int, int], str | None] = {}
         self.anchors: dict[str, list[dict]] = {}  # tab → okrsync's developer metadata there, as read
+        self.charts: dict[str, list[int]] = {}  # tab → the ids of its charts, as read
+        self.shown: dict[str, Grid] = {}  # tab → what it showed, as read
         self.read_version: str | None = None  # Drive's version of the file just before the read
         self.written_version: str | None = None  # the version to compare the next run with, after a write
 
@@ -223,12 +259,15 @@ class GoogleSource:
                     fill = _hex(cell.get("effectiveFormat", {}).get("backgroundColor"))
                     if fill:
                         self.fills[(tab, *key)] = fill
+        self.charts[tab] = [c["chartId"] for c in sheet.get("charts", [])]
         self.anchors[tab] = [m for m in sheet.get("developerMetadata", [])
                              if m.get("metadataKey") in (ROWS_ANCHOR, COLUMNS_ANCHOR, OWNED_ANCHOR)]
         merges = [(m.get("startColumnIndex", 0) + 1, m.get("startRowIndex", 0) + 1, m.get("endColumnIndex", 1),
                    m.get("endRowIndex", 1)) for m in sheet.get("merges", [])]
-        return Grid(tab, rows, merges, fill=lambda r, c, tab=tab: self.fills.get((tab, r, c)),
+        grid = Grid(tab, rows, merges, fill=lambda r, c, tab=tab: self.fills.get((tab, r, c)),
                     formula=lambda r, c, formulas=formulas: (r, c) in formulas)
+        self.shown[tab] = grid
+        return grid
 
     @staticmethod
     def _value(cell: dict) -> object:
@@ -245,7 +284,7 @@ class GoogleSource:
             return effective["boolValue"]
         return effective.get("stringValue")
 
-    def write(self, changes: list[CellChange]) -> int:
+    def write(self, changes: list[CellChange], tabs: list[OwnedTab] = ()) -> int:
         """One batchUpdate with okrsync's cells, addressed by row and column as read — and made
         safe against people editing the sheet meanwhile.
 
@@ -261,8 +300,9 @@ class GoogleSource:
         okrsync's cells stay in okrsync's columns. A tab not anchored yet (its first write) is
         guarded by Drive's version instead, checked just before the batch.
         """
-        if not changes:
+        if not changes and not tabs:
             return 0
+        owned = list(tabs)
         tabs = sorted({c.tab for c in changes})
         requests_: list[dict] = []
         for tab in tabs:
@@ -286,6 +326,9 @@ class GoogleSource:
         for tab in tabs:
             written = {c.col for c in changes if c.tab == tab}
             requests_ += self._reanchor(tab, grid_columns[tab], written)
+            requests_ += self._widths(tab, [c for c in changes if c.tab == tab])
+        for tab in owned:
+            requests_ += self._owned_tab(tab)
         # One call: Google applies a batchUpdate whole or not at all, so a failure leaves the
         # sheet as it was and the next run writes it again.
         try:
@@ -302,7 +345,64 @@ class GoogleSource:
         # version the read saw, so that the next run reads the sheet again.
         after = self.version()
         self.written_version = after if _next_version(self.read_version, after) else self.read_version
-        return len(changes)
+        return len(changes) + sum(1 for tab in owned for row in tab.rows for v in row if v not in (None, ""))
+
+    def _widths(self, tab: str, changes: list[CellChange]) -> list[dict]:
+        """Owned columns okrsync adds (their header is new) get a width that fits their
+        content; the user's columns, and owned columns that were there, keep theirs."""
+        new = {c.col for c in changes if c.like}
+        return [_width(self.sheets[tab].get("sheetId", 0), col, fitting(changes, col)) for col in sorted(new)]
+
+    def _owned_tab(self, tab: OwnedTab) -> list[dict]:
+        """A tab okrsync owns whole: added, or its cells rewritten (those it no longer needs
+        emptied), its charts updated in place, its columns sized."""
+        requests_ = []
+        height = len(tab.rows)
+        width = max((len(r) for r in tab.rows), default=1)
+        props = self.sheets.get(tab.title)
+        if props is None:
+            taken = {p.get("sheetId", 0) for p in self.sheets.values()}
+            sheet_id = zlib.crc32(tab.title.encode()) % 2_000_000_000 + 1
+            while sheet_id in taken:
+                sheet_id += 1
+            props = {"sheetId": sheet_id, "title": tab.title,
+                     "gridProperties": {"rowCount": max(100, height + 20), "columnCount": max(26, width)}}
+            requests_.append({"addSheet": {"properties": props}})
+            self.sheets[tab.title] = props
+        sheet_id = props.get("sheetId", 0)
+        grid = props["gridProperties"]
+        if height > grid["rowCount"]:
+            requests_.append({"appendDimension": {"sheetId": sheet_id, "dimension": "ROWS", "length": height - grid["rowCount"]}})
+        shown = self.shown.get(tab.title)
+        old_height = shown.max_row if shown else 0
+        old_width = max((max(cells, default=0) for cells in shown.rows.values()), default=0) if shown else 0
+        rows = []
+        for r in range(1, max(height, old_height) + 1):
+            line = tab.rows[r - 1] if r <= height else []
+            values = []
+            for c in range(1, max(width, old_width) + 1):
+                value = line[c - 1] if c <= len(line) else None
+                cell: dict = {}
+                if value not in (None, ""):
+                    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+                    cell["userEnteredValue"] = {"numberValue": value} if number else {"stringValue": str(value)}
+                fill = tab.fills.get((r, c))
+                if fill:
+                    cell["userEnteredFormat"] = {"backgroundColor": _colour(fill)}
+                values.append(cell)
+            rows.append({"values": values})
+        requests_.append({"updateCells": {"start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0}, "rows": rows,
+                                          "fields": "userEnteredValue,userEnteredFormat.backgroundColor"}})
+        existing = self.charts.get(tab.title, []) if shown is not None else []
+        if len(existing) == len(tab.charts):
+            requests_ += [{"updateChartSpec": {"chartId": chart_id, "spec": _chart_spec(chart, sheet_id)}}
+                          for chart_id, chart in zip(existing, tab.charts)]
+        else:
+            requests_ += [{"deleteEmbeddedObject": {"objectId": chart_id}} for chart_id in existing]
+            requests_ += [{"addChart": {"chart": {"spec": _chart_spec(chart, sheet_id), "position": _chart_position(chart, sheet_id)}}}
+                          for chart in tab.charts]
+        requests_ += [_width(sheet_id, col, chars) for col, chars in sorted(tab.widths.items())]
+        return requests_
 
     def _update(self, change: CellChange) -> list[dict]:
         sheet_id = self.sheets[change.tab].get("sheetId", 0)

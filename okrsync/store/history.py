@@ -201,6 +201,17 @@ class Store:
                                                                           "rule", "severity")))
                                         .where(findings.c.run_id.in_(upto)))}
 
+    def objective_scores(self, source: str, since: dt.date) -> list[tuple[dt.date, str, str, float | None]]:
+        """A source's objectives each time their score changed since ``since``: (run date, key,
+        team, score), oldest first (for the summary's weekly path)."""
+        query = (select(runs.c.today, snapshots.c.key, snapshots.c.team, snapshots.c.score)
+                 .join(runs, runs.c.id == snapshots.c.run_id)
+                 .where(and_(snapshots.c.source == source, snapshots.c.kind == "objective",
+                             runs.c.today >= since.isoformat()))
+                 .order_by(runs.c.id))
+        with self.engine.connect() as conn:
+            return [(dt.date.fromisoformat(day), key, team, score) for day, key, team, score in conn.execute(query)]
+
     def size(self) -> int:
         """Bytes on disk: a SQLite file and its write-ahead log; PostgreSQL's database size."""
         if self.shared:

@@ -90,6 +90,8 @@ class Sheet:
         # Developer metadata located on this sheet or on a range of its rows or columns; kept
         # with the sheet so that a rejected batchUpdate takes it back with everything else.
         self.metadata: list[dict] = []
+        self.charts: list[dict] = []  # EmbeddedChart: chartId, spec, position
+        self.widths: dict[int, int] = {}  # column (0-based) → pixel size, where set
 
     def properties(self) -> dict:
         props = {"sheetId": self.id, "title": self.title, "index": self.index, "sheetType": "GRID",
@@ -673,7 +675,7 @@ def _grid_data(sheet: Sheet, r1: int, c1: int, r2: int, c2: int) -> dict:
             values.pop()
         rows.append({"values": values} if values else {})
     data = {"rowData": rows, "rowMetadata": [{"pixelSize": 21}] * (r2 - r1 + 1),
-            "columnMetadata": [{"pixelSize": 100}] * (c2 - c1 + 1)}
+            "columnMetadata": [{"pixelSize": sheet.widths.get(c, 100)} for c in range(c1, c2 + 1)]}
     if r1:
         data["startRow"] = r1
     if c1:
@@ -695,6 +697,8 @@ def _spreadsheet(book: Spreadsheet, ranges, grid: bool, fields: str | None) -> d
             entry["merges"] = [({"sheetId": sheet.id} if sheet.id else {}) | m for m in sheet.merges]
         if sheet.metadata:
             entry["developerMetadata"] = copy.deepcopy(sheet.metadata)
+        if sheet.charts:
+            entry["charts"] = copy.deepcopy(sheet.charts)
         if grid:
             boxes = selected.get(sheet.id) or [(0, 0, sheet.rows - 1, sheet.cols - 1)]
             entry["data"] = [_grid_data(sheet, *box) for box in boxes]
@@ -1030,7 +1034,37 @@ def _request(book: Spreadsheet, request: dict) -> dict:
         sheet.merges = [m for m in sheet.merges if not (m["startRowIndex"] >= r1 and m["endRowIndex"] - 1 <= r2
                                                         and m["startColumnIndex"] >= c1 and m["endColumnIndex"] - 1 <= c2)]
         return {}
-    if kind in ("setDataValidation", "updateDimensionProperties", "autoResizeDimensions", "updateBorders",
+    if kind == "addChart":
+        chart = copy.deepcopy(spec["chart"])
+        anchor = chart.get("position", {}).get("overlayPosition", {}).get("anchorCell", {})
+        sheet = book.sheet(sheet_id=anchor.get("sheetId", 0))
+        taken = {c["chartId"] for s in book.sheets for c in s.charts}
+        while "chartId" not in chart or (chart["chartId"] in taken and "chartId" not in spec["chart"]):
+            chart["chartId"] = secrets.randbelow(2**31 - 1) + 1
+        if chart["chartId"] in taken:
+            raise ApiError(400, f"Invalid requests[0].addChart: An object with id {chart['chartId']} already exists.",
+                           "INVALID_ARGUMENT")
+        sheet.charts.append(chart)
+        return {"addChart": {"chart": copy.deepcopy(chart)}}
+    if kind == "updateChartSpec":
+        chart = next((c for s in book.sheets for c in s.charts if c["chartId"] == spec["chartId"]), None)
+        if chart is None:
+            raise ApiError(400, f"Invalid requests[0].updateChartSpec: No chart with id: {spec['chartId']}",
+                           "INVALID_ARGUMENT")
+        chart["spec"] = copy.deepcopy(spec["spec"])
+        return {}
+    if kind == "deleteEmbeddedObject":
+        for sheet in book.sheets:
+            sheet.charts = [c for c in sheet.charts if c["chartId"] != spec["objectId"]]
+        return {}
+    if kind == "updateDimensionProperties":
+        rng = spec["range"]
+        sheet = book.sheet(sheet_id=rng.get("sheetId", 0))
+        if rng["dimension"] == "COLUMNS" and "pixelSize" in spec.get("properties", {}):
+            for c in range(rng.get("startIndex", 0), rng["endIndex"]):
+                sheet.widths[c] = spec["properties"]["pixelSize"]
+        return {}
+    if kind in ("setDataValidation", "autoResizeDimensions", "updateBorders",
                 "addConditionalFormatRule", "addProtectedRange"):
         return {}  # accepted; not modelled
     raise ApiError(400, f'Invalid JSON payload received. Unknown name "{kind}" at \'requests[0]\': Cannot find field.',

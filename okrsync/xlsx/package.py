@@ -137,7 +137,7 @@ class Package:
                 return rel.get("Target", "").lstrip("/")
         raise WorkbookError(f"{self.path} is not an Excel workbook (.xlsx): no workbook part.")
 
-    def _rels_of(self, part: str) -> dict[str, str]:
+    def rels_of(self, part: str) -> dict[str, str]:
         folder, base = posixpath.split(part)
         rels_name = posixpath.join(folder, "_rels", base + ".rels")
         if not self.has(rels_name):
@@ -155,7 +155,7 @@ class Package:
     def sheets(self) -> dict[str, str]:
         """Worksheet name → part name, in workbook order."""
         if self._sheets is None:
-            rels = self._rels_of(self.workbook_part)
+            rels = self.rels_of(self.workbook_part)
             root = self.xml(self.workbook_part)
             self._sheets = {}
             for sheet in root.iter(f"{{{NS_MAIN}}}sheet"):

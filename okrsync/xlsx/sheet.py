@@ -247,9 +247,10 @@ class SheetXml:
         """The worksheet text with ``writes`` spliced in; nothing else changes."""
         return "".join(self.chunks(writes))
 
-    def chunks(self, writes: list[Write]):
+    def chunks(self, writes: list[Write], widths: dict[int, float] | None = None):
         """``apply``'s text in chunks of about STRETCH characters, each made when asked for: a
-        writer streams them into the package without ever holding the whole new text."""
+        writer streams them into the package without ever holding the whole new text.
+        ``widths``: columns okrsync adds → their width, unless the sheet already sizes them."""
         by_row: dict[int, dict[int, Write]] = {}
         for w in writes:
             by_row.setdefault(w.row, {})[w.col] = w
@@ -263,15 +264,15 @@ class SheetXml:
         text, batch, cursor, size = self.text, [], 0, 0
         for number, start, end, head, body in located:
             before = text[cursor:start]
-            if not cursor:  # <dimension> sits before the first row
-                before = self._widen_dimension(before, max_col)
+            if not cursor:  # <dimension> and <cols> sit before the first row
+                before = _with_widths(self._widen_dimension(before, max_col), widths)
             batch += (before, self._row(number, head, body, by_row[number]))
             size += end - cursor
             cursor = end
             if size >= STRETCH:
                 yield "".join(batch)
                 batch, size = [], 0
-        batch.append(text[cursor:] if cursor else self._widen_dimension(text, max_col))
+        batch.append(text[cursor:] if cursor else _with_widths(self._widen_dimension(text, max_col), widths))
         yield "".join(batch)
 
     def _find_rows(self, numbers: list[int]):
@@ -367,6 +368,35 @@ class SheetXml:
         last_row = m.group(3) or _REF.fullmatch(m.group(1)).group(2)
         ref = f"{m.group(1)}:{column_letter(max_col)}{last_row}"
         return text[: m.start(1)] + ref + text[m.end(1) if not m.group(2) else m.end(3):]
+
+
+def _with_widths(text: str, widths: dict[int, float] | None) -> str:
+    """``<col>`` entries for the columns in ``widths`` that no ``<col>`` covers yet; the
+    entries already there keep their text, and the list stays in column order."""
+    if not widths:
+        return text
+    data = re.search(r"<((?:[\w.-]+:)?)sheetData\b", text)
+    block = re.search(r"<((?:[\w.-]+:)?)cols>(.*?)</\1cols>", text, re.S)
+    prefix = (block or data).group(1) if (block or data) else ""
+    entries = re.findall(rf"<{re.escape(prefix)}col\b[^>]*?(?:/>|>.*?</{re.escape(prefix)}col>)", block.group(2), re.S) \
+        if block else []
+    covered = set()
+    for entry in entries:
+        low, high = re.search(r'\bmin="(\d+)"', entry), re.search(r'\bmax="(\d+)"', entry)
+        if low and high:
+            covered |= set(range(int(low.group(1)), int(high.group(1)) + 1))
+    added = [(c, f'<{prefix}col min="{c}" max="{c}" width="{w:.2f}" customWidth="1"/>')
+             for c, w in sorted(widths.items()) if c not in covered]
+    if not added:
+        return text
+    if block:
+        order = [(int(re.search(r'\bmin="(\d+)"', e).group(1)) if re.search(r'\bmin="(\d+)"', e) else 0, e)
+                 for e in entries]
+        body = "".join(e for _, e in sorted(order + added, key=lambda pair: pair[0]))
+        return text[:block.start(2)] + body + text[block.end(2):]
+    if data is None:
+        return text
+    return text[:data.start()] + f"<{prefix}cols>" + "".join(e for _, e in added) + f"</{prefix}cols>" + text[data.start():]
 
 
 def _widen_spans(head: str, max_col: int) -> str:

@@ -20,7 +20,7 @@ from typing import Iterator
 from okrsync.config import MAX_ROWS
 from okrsync.errors import WorkbookError, WriteSkipped
 from okrsync.values import excel_unescaped
-from okrsync.xlsx.adding import NewSheet, add_sheets
+from okrsync.xlsx.adding import NewSheet, add_sheets, replace_sheet
 from okrsync.xlsx.package import NS_MAIN, Package, fingerprint, lock_holder, same_file
 from okrsync.xlsx.sheet import Cells, SheetXml, Write
 from okrsync.xlsx.styles import Styles
@@ -108,12 +108,13 @@ class Workbook:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write(self, writes: dict[str, list[Write]], backups: int = 3, added: list[NewSheet] = ()) -> WriteResult:
-        """Splice ``writes`` (tab → owned cells) into the file, and add the tabs ``added``,
-        atomically. Writes nothing when there is nothing to write, when the file changed since
-        it was read, or when it is open."""
+    def write(self, writes: dict[str, list[Write]], backups: int = 3, added: list[NewSheet] = (),
+              replaced: list[NewSheet] = (), widths: dict[str, dict[int, float]] | None = None) -> WriteResult:
+        """Splice ``writes`` (tab → owned cells) into the file, add the tabs ``added`` and replace
+        the tabs ``replaced`` (okrsync's own) whole, atomically. Writes nothing when there is
+        nothing to write, when the file changed since it was read, or when it is open."""
         total = sum(len(w) for w in writes.values())
-        if not total and not added:
+        if not total and not added and not replaced:
             return WriteResult(0, None)
         if not self.path.stat().st_mode & 0o222:
             raise WriteSkipped(f"{self.path} is marked read-only; okrsync leaves it as it is (nothing was written).")
@@ -128,11 +129,14 @@ class Workbook:
                 f"{self.path} changed while okrsync was reading it; nothing was written this run."
             )
         new_parts: dict[str, bytes | Iterator[str]] = {
-            self.package.sheets[tab]: self.sheet(tab).chunks(cells) for tab, cells in writes.items() if cells}
+            self.package.sheets[tab]: self.sheet(tab).chunks(cells, (widths or {}).get(tab))
+            for tab, cells in writes.items() if cells}
         if self.styles.changed:
             new_parts[self.styles_part] = self.styles.text.encode("utf-8")
+        for sheet in replaced:
+            replace_sheet(self.package, sheet.title, sheet.xml, sheet.charts, new_parts)
         if added:
-            new_parts.update(add_sheets(self.package, list(added)))
+            add_sheets(self.package, list(added), new_parts)
         temp = self.path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{self.path.name}")
         try:
             self._write_package(temp, new_parts)

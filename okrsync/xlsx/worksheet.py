@@ -8,6 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 from okrsync.refs import column_letter
 from okrsync.values import excel_escaped
 from okrsync.xlsx.package import NS_MAIN, NS_REL
+from okrsync.xlsx.sheet import clean_text
 
 
 def worksheet_xml(rows: list[list], styles: dict[tuple[int, int], int] | None = None,
@@ -42,7 +43,7 @@ def worksheet_xml(rows: list[list], styles: dict[tuple[int, int], int] | None = 
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 cells.append(f'<c r="{ref}"{s}><v>{value!r}</v></c>')
             else:
-                text = excel_escaped(str(value))
+                text = excel_escaped(clean_text(str(value)))
                 space = ' xml:space="preserve"' if text != text.strip() else ""
                 cells.append(f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{escape(text)}</t></is></c>')
         if cells:
@@ -52,7 +53,7 @@ def worksheet_xml(rows: list[list], styles: dict[tuple[int, int], int] | None = 
         out.append(f'<dataValidations count="{len(lists)}">')
         for column, choices in sorted(lists.items()):
             letter = column_letter(column)
-            formula = escape('"' + ",".join(choices) + '"')
+            formula = escape('"' + ",".join(clean_text(c) for c in choices) + '"')
             out.append(f'<dataValidation type="list" allowBlank="1" showErrorMessage="0" '
                        f'sqref={quoteattr(f"{letter}2:{letter}{list_rows}")}><formula1>{formula}</formula1>'
                        "</dataValidation>")
