@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_TODAY ?= 2026-11-16
 
-.PHONY: install demo test test-deps templates bench bench-google bench-workers bench-store bench-memory screenshot clean
+.PHONY: install demo test test-deps templates summary-picture bench bench-google bench-workers bench-store bench-memory screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,13 +23,15 @@ demo: $(STAMP)
 	$(BIN)/okrsync init demo --demo
 	OKRSYNC_TODAY=$(DEMO_TODAY) $(BIN)/okrsync run -c demo/okrsync.toml
 	@echo
-	@echo "Open demo/demo.xlsx to see scores, statuses and checks; the digest is in demo/outbox/."
+	@echo "Open demo/demo.xlsx to see scores, statuses and checks, and its Summary and Check-ins tabs; the digest is in demo/outbox/."
 
 # Debian packages the tests use: LibreOffice checks that written workbooks open
-# (tests/test_writer.py), systemd-analyze checks the units in deploy/ (tests/test_ops.py), and
+# (tests/test_writer.py) and draws the summary's charts (pdftotext finds their titles in its PDF,
+# tests/test_summary.py), systemd-analyze checks the units in deploy/ (tests/test_ops.py), and
 # a PostgreSQL server holds the shared store (tests/postgres.py starts its own, as an
 # unprivileged user, in a temporary folder). Installed when missing and this runs as root.
-TEST_PACKAGES = soffice:libreoffice-calc systemd-analyze:systemd /usr/lib/postgresql/*/bin/initdb:postgresql
+TEST_PACKAGES = soffice:libreoffice-calc pdftotext:poppler-utils systemd-analyze:systemd \
+                /usr/lib/postgresql/*/bin/initdb:postgresql
 test-deps:
 	@missing=""; for pair in $(TEST_PACKAGES); do \
 	  { command -v $${pair%%:*} || ls $${pair%%:*}; } >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
@@ -58,6 +60,17 @@ bench: $(STAMP) $(BENCH_VENV)/.installed
 
 bench-google: $(STAMP)
 	$(BIN)/python bench/google_bench.py
+
+# docs/summary.png: the demo workbook's summary tab as LibreOffice renders it (two weekly runs,
+# so that the weekly chart has a path). Needs libreoffice-calc and poppler-utils.
+summary-picture: $(STAMP)
+	rm -rf build/summary && $(BIN)/okrsync init build/summary --demo >/dev/null
+	OKRSYNC_TODAY=2026-11-09 $(BIN)/okrsync -q run -c build/summary/okrsync.toml || true
+	OKRSYNC_TODAY=$(DEMO_TODAY) $(BIN)/okrsync -q run -c build/summary/okrsync.toml || true
+	soffice --headless --convert-to pdf --outdir build/summary build/summary/demo.xlsx >/dev/null
+	page=$$(for p in $$(seq 1 80); do pdftotext -f $$p -l $$p build/summary/demo.pdf - 2>/dev/null | head -1 \
+	  | grep -q '^Summary' && echo $$p && break; done); \
+	pdftoppm -f $$page -l $$page -r 110 -x 40 -y 60 -W 1150 -H 450 -png -singlefile build/summary/demo.pdf docs/summary
 
 bench-workers: $(STAMP)
 	$(BIN)/python bench/workers_bench.py

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from okrsync.sources import google_client  # noqa: E402
 from okrsync.testing.sheets_emulator import Server  # noqa: E402
-from tests.conftest import basic_rows  # noqa: E402
+from tests.conftest import NO_OWNED_TABS, basic_rows  # noqa: E402
 from tests.google_fixtures import BOT, Google  # noqa: E402
 
 
@@ -79,7 +79,7 @@ def main() -> None:
         books = [google.spreadsheet(basic_rows()) for _ in range(args.spreadsheets)]
         config = folder / "okrsync.toml"
         sources = "".join(f'[[sources]]\nname = "team{i}"\ngoogle = "{b.id}"\ncredentials = "{google.bot_key}"\n'
-                          for i, b in enumerate(books))
+                          + NO_OWNED_TABS for i, b in enumerate(books))
         config.write_text(f'timezone = "UTC"\ncycle = "2026-Q4"\n[google]\nrequests_per_minute = {args.quota}\n{sources}')
         google.admin("reset")
         google.admin("quota", per_minute=args.quota)

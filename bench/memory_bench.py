@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run_bench import generate  # noqa: E402
+from run_bench import NO_OWNED_TABS, generate  # noqa: E402
 
 PEAK = textwrap.dedent("""
     import resource, sys
@@ -47,7 +47,7 @@ def main() -> None:
         book = folder / "big.xlsx"
         generate(book, rows, 0)
         config = folder / "okrsync.toml"
-        source = '[[sources]]\nname = "big"\nexcel = "big.xlsx"\n'
+        source = '[[sources]]\nname = "big"\nexcel = "big.xlsx"\n' + NO_OWNED_TABS
         config.write_text(f'timezone = "UTC"\ncycle = "2026-Q4"\nmax_rows = {rows + 10}\n{source}')
         default = folder / "default.toml"
         default.write_text(f'timezone = "UTC"\ncycle = "2026-Q4"\n{source}')

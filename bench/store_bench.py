@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from run_bench import generate  # noqa: E402
+from run_bench import NO_OWNED_TABS, generate  # noqa: E402
 
 from okrsync.config import SourceConfig  # noqa: E402
 from okrsync.sources.excel import ExcelSource  # noqa: E402
@@ -56,7 +56,8 @@ def main() -> None:
     book = folder / "big.xlsx"
     generate(book, args.krs, args.kpis)
     config = folder / "okrsync.toml"
-    config.write_text('timezone = "UTC"\ncycle = "2026-Q4"\n[[sources]]\nname = "big"\nexcel = "big.xlsx"\nbackups = 0\n')
+    config.write_text('timezone = "UTC"\ncycle = "2026-Q4"\n[[sources]]\nname = "big"\nexcel = "big.xlsx"\nbackups = 0\n'
+        + NO_OWNED_TABS)
     day = dt.date(2026, 10, 5)
 
     def run(today: dt.date) -> int:

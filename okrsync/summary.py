@@ -114,17 +114,18 @@ def checkins_tab(title: str, evaluation: Evaluation, today: dt.date, shown: Grid
             if row[0] in (None, "") or row[0] == week:
                 continue
             kept.append(row)
-            last[(row[2], row[3], row[4])] = tuple(row[6:])
+            last[tuple("" if v is None else str(v) for v in row[2:5])] = tuple(row[6:])
     objectives = {o.key: o for o in evaluation.objectives}
     fresh = []
     for kr in evaluation.key_results:
         objective = objectives.get(kr.objective_key)
         item = (objective.team if objective else "", objective.text if objective else "", kr.text)
+        item = tuple("" if v is None else str(v) for v in item)
         state = (kr.current, None if kr.score is None else round(kr.score, 3), kr.status.text, kr.confidence)
         if _differs(last.get(item), state):
             fresh.append([week, today.isoformat(), *item, kr.owner, *state])
     for k in evaluation.kpis:
-        item = (k.team, "", k.name)
+        item = (k.team or "", "", k.name)
         state = (k.current, None, k.status.text, None)
         if _differs(last.get(item), state):
             fresh.append([week, today.isoformat(), *item, k.owner, *state])

@@ -113,7 +113,7 @@ def _load(cfg: SourceConfig, config: Config, today: dt.date, source: Source | No
           checked: Probe | None = None) -> Loaded:
     started = time.perf_counter()
     source = source or open_source(cfg, config.google)
-    grids = source.read([cfg.okr_tab, cfg.kpi_tab, *cfg.owned_tabs])
+    grids = source.read([cfg.okr_tab, cfg.kpi_tab], cfg.owned_tabs)
     if cfg.okr_tab not in grids and cfg.kpi_tab not in grids:
         tabs = ", ".join(source.tab_names())
         raise SourceError(f"{cfg.location} has neither an {cfg.okr_tab} nor a {cfg.kpi_tab} tab (it has: {tabs}).")

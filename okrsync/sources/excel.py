@@ -39,10 +39,10 @@ class ExcelSource:
     def tab_names(self) -> list[str]:
         return self.workbook.tabs
 
-    def read(self, tabs: list[str]) -> dict[str, Grid]:
+    def read(self, tabs: list[str], optional: list[str] = ()) -> dict[str, Grid]:
         grids = {}
         styles_of = self.workbook.styles
-        for tab in tabs:
+        for tab in [*tabs, *optional]:
             if tab not in self.workbook.tabs:
                 continue
             cells, merges = self.workbook.read(tab)
@@ -100,7 +100,7 @@ class ExcelSource:
 
         styles = {cell: self._style(0, colour, False) for cell, colour in tab.fills.items()}
         charts = [(chart, chart_xml(chart, tab.title, tab.rows)) for chart in tab.charts]
-        return NewSheet(tab.title, worksheet_xml(tab.rows, styles, tab.widths, frozen_rows=0), charts)
+        return NewSheet(tab.title, worksheet_xml(tab.rows, styles, tab.widths, one_page=bool(tab.charts)), charts)
 
 
 def lay_out(path, okr_tab: str = "OKRs", kpi_tab: str = "KPIs") -> list[str]:

@@ -222,7 +222,7 @@ class GoogleSource:
             self.read_version = version
         return f"drive-version:{version}"
 
-    def read(self, tabs: list[str]) -> dict[str, Grid]:
+    def read(self, tabs: list[str], optional: list[str] = ()) -> dict[str, Grid]:
         if self.read_version is None:
             self.read_version = self.version()
 
@@ -230,14 +230,24 @@ class GoogleSource:
             params = {"includeGridData": "true", "fields": READ_FIELDS, "ranges": [_quote(t) for t in wanted]}
             return self.gspread.http_client.fetch_sheet_metadata(self.key, params=params)
 
+        def missing(exc: SourceError) -> bool:
+            return "Unable to parse range" in str(exc)  # Google's answer when a tab does not exist
+
         try:
-            meta = self._call("read it", lambda: fetch(tabs))
+            meta = self._call("read it", lambda: fetch([*tabs, *optional]))
         except SourceError as exc:
-            if "Unable to parse range" not in str(exc):
+            if not missing(exc):
                 raise
-            names = set(self.tab_names())  # a tab is missing: ask for the others
-            present = [t for t in tabs if t in names]
-            meta = self._call("read it", lambda: fetch(present)) if present else {"sheets": []}
+            try:  # an optional tab (one okrsync adds) is not there yet: the others alone
+                if not optional:
+                    raise exc
+                meta = self._call("read it", lambda: fetch(tabs))
+            except SourceError as again:
+                if not missing(again):
+                    raise
+                names = set(self.tab_names())  # a tab is missing: ask for the others
+                present = [t for t in [*tabs, *optional] if t in names]
+                meta = self._call("read it", lambda: fetch(present)) if present else {"sheets": []}
         return {sheet["properties"]["title"]: self._grid(sheet) for sheet in meta.get("sheets", [])}
 
     def _grid(self, sheet: dict) -> Grid:

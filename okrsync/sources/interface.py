@@ -50,8 +50,9 @@ class Source(Protocol):
     name: str
     location: str
 
-    def read(self, tabs: list[str]) -> dict[str, Grid]:
-        """The grids of those ``tabs`` that exist."""
+    def read(self, tabs: list[str], optional: list[str] = ()) -> dict[str, Grid]:
+        """The grids of those ``tabs`` that exist, and of the ``optional`` ones (tabs okrsync
+        adds) when they are there."""
 
     def tab_names(self) -> list[str]:
         """Every tab of the spreadsheet, in order."""

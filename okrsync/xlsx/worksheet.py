@@ -13,12 +13,15 @@ from okrsync.xlsx.sheet import clean_text
 
 def worksheet_xml(rows: list[list], styles: dict[tuple[int, int], int] | None = None,
                   widths: dict[int, float] | None = None, frozen_rows: int = 0,
-                  lists: dict[int, list[str]] | None = None, list_rows: int = 500) -> str:
+                  lists: dict[int, list[str]] | None = None, list_rows: int = 500, one_page: bool = False) -> str:
     """``rows``: values by row (str, int, float or None); ``styles``: (row, column) → cell
     format index, 1-based; ``widths``: column → width in characters; ``lists``: column →
-    the choices of its drop-down, for rows 2 to ``list_rows``."""
+    the choices of its drop-down, for rows 2 to ``list_rows``; ``one_page``: printed (and
+    exported to PDF) landscape on one page."""
     styles = styles or {}
     out = [f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}">']
+    if one_page:
+        out.append('<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>')
     view = '<sheetView workbookViewId="0"'
     if frozen_rows:
         out.append(f'<sheetViews>{view}><pane ySplit="{frozen_rows}" topLeftCell="A{frozen_rows + 1}" '
@@ -59,5 +62,7 @@ def worksheet_xml(rows: list[list], styles: dict[tuple[int, int], int] | None = 
                        "</dataValidation>")
         out.append("</dataValidations>")
     out.append('<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>')
+    if one_page:
+        out.append('<pageSetup orientation="landscape" fitToWidth="1" fitToHeight="1"/>')
     out.append("</worksheet>")
     return "".join(out)
