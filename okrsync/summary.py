@@ -102,13 +102,19 @@ def _weekly_table(teams: list[str], weekly: dict[str, list[tuple[dt.date, float]
             for day in sorted(by_week)]
 
 
-def checkins_tab(title: str, evaluation: Evaluation, today: dt.date, shown: Grid | None) -> OwnedTab:
+def checkins_tab(title: str, evaluation: Evaluation, today: dt.date, shown: Grid | None,
+                 history: list[dict] = ()) -> OwnedTab:
     """The rows the tab already has (earlier weeks kept as they are), and this week's: a row per
-    key result and KPI whose value, score, status or confidence differs from its last row."""
+    key result and KPI whose value, score, status or confidence differs from its last row. A
+    new tab starts with the earlier weeks of the cycle from the history store (``history``: the
+    items' snapshots, oldest first)."""
     week = week_of(today)
     kept: list[list] = []
     last: dict[tuple, tuple] = {}
-    if shown is not None and OwnedTab.owned(shown, CHECKINS_MARKER):
+    if shown is None:
+        kept = _earlier_weeks(history, week)
+        last = {tuple(row[2:5]): tuple(row[6:]) for row in kept}
+    elif OwnedTab.owned(shown, CHECKINS_MARKER):
         for r in range(3, shown.max_row + 1):
             row = [shown.value(r, c) for c in range(1, len(CHECKINS_HEADER) + 1)]
             if row[0] in (None, "") or row[0] == week:
@@ -135,6 +141,32 @@ def checkins_tab(title: str, evaluation: Evaluation, today: dt.date, shown: Grid
              if r > 2 and row[8] in {s.text for s in Status}}
     widths = {1: 10.0, 2: 12.0, 3: 14.0, 4: 32.0, 5: 36.0, 6: 14.0, 7: 10.0, 8: 8.0, 9: 12.0, 10: 11.0}
     return OwnedTab(title, CHECKINS_MARKER, rows, fills, [], widths)
+
+
+def _earlier_weeks(history: list[dict], this_week: str) -> list[list]:
+    """Check-in rows of the weeks before ``this_week`` from the items' snapshots: a row each week
+    an item showed something new (its last state that week). Confidence is not kept there."""
+    rows: list[list] = []
+    latest: dict[tuple, int] = {}  # item → index of its last row
+    for snap in history:
+        week = week_of(snap["day"])
+        if week >= this_week:
+            continue
+        if snap["kind"] == "key_result":  # its key: "team|cycle|objective|key result"
+            team, _, rest = snap["key"].partition("|")
+            objective = rest.partition("|")[2].rpartition("|")[0]
+        else:
+            team, objective = snap["team"] or "", ""
+        item = (team, objective, snap["label"])
+        score = None if snap["score"] is None else round(snap["score"], 3)
+        row = [week, snap["day"].isoformat(), *item, snap["owner"], snap["current"], score, snap["status"], None]
+        at = latest.get(item)
+        if at is not None and rows[at][0] == week:
+            rows[at] = row  # the week's last state
+        elif at is None or _differs(tuple(rows[at][6:]), tuple(row[6:])):
+            latest[item] = len(rows)
+            rows.append(row)
+    return rows
 
 
 def _differs(before: tuple | None, now: tuple) -> bool:

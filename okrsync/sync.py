@@ -224,11 +224,15 @@ def _owned_tabs(loaded: Loaded, result: SourceResult, today: dt.date, store) -> 
     from okrsync.summary import SUMMARY_MARKER, checkins_tab, summary_tab
 
     cfg, wanted = loaded.cfg, []
+    cycle = next((o.cycle for o in result.evaluation.objectives if o.cycle), None)
+    history = store.item_snapshots(cfg.name, ("objective", "key_result", "kpi"), cycle.start) \
+        if store is not None and cycle is not None else []
     if cfg.summary_tab:
-        weekly, last_week = _history_of(cfg.name, result.evaluation, today, store)
+        weekly, last_week = _weekly_scores([h for h in history if h["kind"] == "objective"], cycle, today)
         wanted.append(summary_tab(cfg.summary_tab, result.evaluation, result.findings, today, weekly, last_week))
     if cfg.checkins_tab:
-        wanted.append(checkins_tab(cfg.checkins_tab, result.evaluation, today, loaded.grids.get(cfg.checkins_tab)))
+        wanted.append(checkins_tab(cfg.checkins_tab, result.evaluation, today, loaded.grids.get(cfg.checkins_tab),
+                                   [h for h in history if h["kind"] != "objective"]))
     tabs = []
     for tab in wanted:
         shown = loaded.grids.get(tab.title)
@@ -242,20 +246,18 @@ def _owned_tabs(loaded: Loaded, result: SourceResult, today: dt.date, store) -> 
     return tabs
 
 
-def _history_of(source: str, evaluation: Evaluation, today: dt.date, store) -> tuple[dict, dict]:
+def _weekly_scores(points: list[dict], cycle, today: dt.date) -> tuple[dict, dict]:
     """Each team's average objective score at the end of each past week of the cycle, and each
-    objective's score a week ago, from the history store."""
-    cycle = next((o.cycle for o in evaluation.objectives if o.cycle), None)
-    if store is None or cycle is None:
+    objective's score a week ago, from the objectives' snapshots in the history store."""
+    if cycle is None:
         return {}, {}
-    points = store.objective_scores(source, cycle.start)
     ends, end = [], cycle.start + dt.timedelta(days=6 - cycle.start.weekday())
     while end < today - dt.timedelta(days=today.weekday()):  # weeks that ended before this one
         ends.append(end)
         end += dt.timedelta(days=7)
     weekly: dict[str, list] = {}
     for end in ends:
-        latest = {key: (team, score) for day, key, team, score in points if day <= end}
+        latest = {p["key"]: (p["team"], p["score"]) for p in points if p["day"] <= end}
         teams: dict[str, list[float]] = {}
         for team, score in latest.values():
             if score is not None:
@@ -263,7 +265,7 @@ def _history_of(source: str, evaluation: Evaluation, today: dt.date, store) -> t
         for team, scores in teams.items():
             weekly.setdefault(team, []).append((end, sum(scores) / len(scores)))
     week_ago = today - dt.timedelta(days=7)
-    last_week = {key: score for day, key, _, score in points if day <= week_ago and score is not None}
+    last_week = {p["key"]: p["score"] for p in points if p["day"] <= week_ago and p["score"] is not None}
     return weekly, last_week
 
 

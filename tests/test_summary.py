@@ -170,3 +170,19 @@ def test_google_summary_and_check_ins_with_native_charts(tmp_path, google):  # n
         "includeGridData": "true", "ranges": "'OKRs'!K1:N1", "fields": "sheets.data.columnMetadata.pixelSize"})
     sizes = [m["pixelSize"] for m in widths["sheets"][0]["data"][0]["columnMetadata"]]
     assert all(size != 100 for size in sizes)  # the owned columns okrsync added are sized to their content
+
+
+def test_a_new_check_ins_tab_starts_with_the_cycles_earlier_weeks_from_the_history_store(tmp_path):
+    book = build_xlsx(tmp_path / "okrs.xlsx", edited(80))
+    config = write_config(tmp_path, "okrs.xlsx", source_extra='checkins_tab = ""', owned_tabs=True)
+    assert okrsync("run", "-c", config, "--today", "2026-11-09").exit_code == 0
+    type_number(book, "J2", 86)
+    assert okrsync("run", "-c", config, "--today", "2026-11-16").exit_code == 0
+    assert "Check-ins" not in openpyxl.load_workbook(book).sheetnames
+    config = write_config(tmp_path, "okrs.xlsx", owned_tabs=True)  # the check-ins turned on in week 48
+    assert okrsync("run", "-c", config, "--today", "2026-11-23").exit_code == 0
+    rows = tab(book, "Check-ins")[2:]
+    assert {r[0] for r in rows} == {"2026-W46", "2026-W47"}  # week 48 changed nothing: no row
+    assert len([r for r in rows if r[0] == "2026-W46"]) == 5  # every item the first week, from the store
+    csat = [(r[0], r[3], r[6]) for r in rows if r[4] == "Raise CSAT to 90"]
+    assert csat == [("2026-W46", "Delight customers", 80), ("2026-W47", "Delight customers", 86)]

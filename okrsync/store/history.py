@@ -201,16 +201,19 @@ class Store:
                                                                           "rule", "severity")))
                                         .where(findings.c.run_id.in_(upto)))}
 
-    def objective_scores(self, source: str, since: dt.date) -> list[tuple[dt.date, str, str, float | None]]:
-        """A source's objectives each time their score changed since ``since``: (run date, key,
-        team, score), oldest first (for the summary's weekly path)."""
-        query = (select(runs.c.today, snapshots.c.key, snapshots.c.team, snapshots.c.score)
+    def item_snapshots(self, source: str, kinds: tuple[str, ...], since: dt.date) -> list[dict]:
+        """A source's items of ``kinds`` each time they showed something new since ``since``,
+        oldest first, with the run's date as ``day`` (for the summary and the check-ins)."""
+        query = (select(runs.c.today.label("day"), *(snapshots.c[n] for n in (
+                     "kind", "key", "label", "team", "owner", "score", "status", "current")))
                  .join(runs, runs.c.id == snapshots.c.run_id)
-                 .where(and_(snapshots.c.source == source, snapshots.c.kind == "objective",
+                 .where(and_(snapshots.c.source == source, snapshots.c.kind.in_(kinds),
                              runs.c.today >= since.isoformat()))
                  .order_by(runs.c.id))
-        with self.engine.connect() as conn:
-            return [(dt.date.fromisoformat(day), key, team, score) for day, key, team, score in conn.execute(query)]
+        rows = self._dicts(query)
+        for row in rows:
+            row["day"] = dt.date.fromisoformat(row["day"])
+        return rows
 
     def size(self) -> int:
         """Bytes on disk: a SQLite file and its write-ahead log; PostgreSQL's database size."""
