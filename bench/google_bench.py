@@ -102,10 +102,15 @@ def main() -> None:
                              "seconds": round(second_seconds, 1),
                              "ratio_to_first_run": round(second_seconds / seconds, 3)},
               "account": BOT}
+    save(result, "google.json")
+
+
+def save(result: dict, name: str) -> None:
+    """Print a benchmark's result and keep it in bench/results/."""
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "google.json").write_text(json.dumps(result, indent=2))
+    (out / name).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from google_bench import save, sheets_calls  # noqa: E402
 from okrsync.sources import google_client  # noqa: E402
 from okrsync.store import Store  # noqa: E402
 from okrsync.store.schema import source_runs  # noqa: E402
 from okrsync.testing.sheets_emulator import Server  # noqa: E402
-from tests.conftest import basic_rows  # noqa: E402
+from tests.conftest import NO_OWNED_TABS, basic_rows  # noqa: E402
 from tests.google_fixtures import BOT, Google, service_account_key  # noqa: E402
 from tests.postgres import Server as Postgres  # noqa: E402
 
@@ -58,7 +59,7 @@ def one_round(google: Google, postgres: Postgres, folder: Path, args, workers: i
         # the summary and check-ins tabs are left out: the round measures the OKR and KPI tabs'
         # read and write (2 requests a spreadsheet), as bench/google_bench.py does
         sources.append(f'[[sources]]\nname = "team{i}"\ngoogle = "{book.id}"\ncredentials = "{key}"\n'
-                       'summary_tab = ""\ncheckins_tab = ""\n')
+                       + NO_OWNED_TABS)
     url = postgres.new_database()
     config = folder / f"okrsync-{workers}-{projects}.toml"
     config.write_text(f'timezone = "UTC"\ncycle = "2026-Q4"\nstate = "{url}"\n[worker]\nsync_every = "1h"\n'
@@ -84,7 +85,7 @@ def one_round(google: Google, postgres: Postgres, folder: Path, args, workers: i
     for p in processes:
         p.communicate(timeout=120)
     stats = google.admin("counts")
-    calls = sum(n for method, n in stats["counts"].items() if not method.startswith("drive."))
+    calls = sheets_calls(stats)
     budget = args.quota * projects
     minimum = max(0, calls - budget) / budget * 60
     return {"workers": workers, "projects": projects, "synced": by, "seconds": round(seconds, 1),
@@ -109,11 +110,8 @@ def main() -> None:
                 print(json.dumps(rounds[-1]), flush=True)
     finally:
         postgres.stop()
-    result = {"spreadsheets": args.spreadsheets, "quota_per_minute_per_account": args.quota, "rounds": rounds}
-    print(json.dumps(result, indent=2))
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "workers.json").write_text(json.dumps(result, indent=2))
+    save({"spreadsheets": args.spreadsheets, "quota_per_minute_per_account": args.quota, "rounds": rounds},
+         "workers.json")
 
 
 if __name__ == "__main__":
