@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from okrsync.config import SourceConfig
 from okrsync.domain import Evaluation, Finding, Severity, Status
 from okrsync.score import elapsed, mean
 from okrsync.sources.interface import Chart, Grid, OwnedTab, Series
@@ -28,6 +29,55 @@ GROUPS = {  # the status columns of the summary: what each counts
 }
 OBJECTIVES_HEADER = ["Team", "Objective", "Score", "Expected", "Status", "Change since last week", *GROUPS]
 CHECKINS_HEADER = ["Week", "Date", "Team", "Objective", "Item", "Owner", "Value", "Score", "Status", "Confidence"]
+
+
+def plan_tabs(cfg: SourceConfig, grids: dict[str, Grid], evaluation: Evaluation, findings: list[Finding],
+              today: dt.date, history: list[dict]) -> tuple[list[OwnedTab], list[Finding]]:
+    """The source's owned tabs that differ from what the sheet shows (``grids``), and a warning
+    for each tab of that name that okrsync did not make (it is left alone). ``history``: the
+    items' snapshots in the history store since the cycle began, oldest first."""
+    wanted = []
+    if cfg.summary_tab:
+        weekly, last_week = weekly_scores([h for h in history if h["kind"] == "objective"], evaluation, today)
+        wanted.append(summary_tab(cfg.summary_tab, evaluation, findings, today, weekly, last_week))
+    if cfg.checkins_tab:
+        wanted.append(checkins_tab(cfg.checkins_tab, evaluation, today, grids.get(cfg.checkins_tab),
+                                   [h for h in history if h["kind"] != "objective"]))
+    tabs, warnings = [], []
+    for tab in wanted:
+        shown = grids.get(tab.title)
+        if shown is not None and not OwnedTab.owned(shown, tab.marker):
+            key = "summary_tab" if tab.marker == SUMMARY_MARKER else "checkins_tab"
+            warnings.append(Finding(
+                "owned-tab", Severity.WARNING, f"A tab named {tab.title} exists and okrsync did not make it: it is left "
+                f"alone (set `{key}` to another name, or \"\" to turn it off)", cfg.name, tab.title))
+        elif not tab.shows(shown):
+            tabs.append(tab)
+    return tabs, warnings
+
+
+def weekly_scores(points: list[dict], evaluation: Evaluation, today: dt.date) -> tuple[dict, dict]:
+    """Each team's average objective score at the end of each past week of the cycle, and each
+    objective's score a week ago, from the objectives' snapshots."""
+    cycle = next((o.cycle for o in evaluation.objectives if o.cycle), None)
+    if cycle is None:
+        return {}, {}
+    ends, end = [], cycle.start + dt.timedelta(days=6 - cycle.start.weekday())
+    while end < today - dt.timedelta(days=today.weekday()):  # weeks that ended before this one
+        ends.append(end)
+        end += dt.timedelta(days=7)
+    weekly: dict[str, list] = {}
+    for end in ends:
+        latest = {p["key"]: (p["team"], p["score"]) for p in points if p["day"] <= end}
+        teams: dict[str, list[float]] = {}
+        for team, score in latest.values():
+            if score is not None:
+                teams.setdefault(team or "", []).append(score)
+        for team, scores in teams.items():
+            weekly.setdefault(team, []).append((end, sum(scores) / len(scores)))
+    week_ago = today - dt.timedelta(days=7)
+    last_week = {p["key"]: p["score"] for p in points if p["day"] <= week_ago and p["score"] is not None}
+    return weekly, last_week
 
 
 def week_of(day: dt.date) -> str:

@@ -219,54 +219,16 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
 
 
 def _owned_tabs(loaded: Loaded, result: SourceResult, today: dt.date, store) -> list[OwnedTab]:
-    """The summary and check-ins tabs that differ from what the sheet shows. A tab of that name
-    that okrsync did not make is left alone, with a warning."""
-    from okrsync.summary import SUMMARY_MARKER, checkins_tab, summary_tab
+    """The summary and check-ins tabs that differ from what the sheet shows (okrsync.summary),
+    with the items' history from the store; a warning for a tab of that name okrsync did not make."""
+    from okrsync.summary import plan_tabs
 
-    cfg, wanted = loaded.cfg, []
     cycle = next((o.cycle for o in result.evaluation.objectives if o.cycle), None)
-    history = store.item_snapshots(cfg.name, ("objective", "key_result", "kpi"), cycle.start) \
+    history = store.item_snapshots(loaded.cfg.name, ("objective", "key_result", "kpi"), cycle.start) \
         if store is not None and cycle is not None else []
-    if cfg.summary_tab:
-        weekly, last_week = _weekly_scores([h for h in history if h["kind"] == "objective"], cycle, today)
-        wanted.append(summary_tab(cfg.summary_tab, result.evaluation, result.findings, today, weekly, last_week))
-    if cfg.checkins_tab:
-        wanted.append(checkins_tab(cfg.checkins_tab, result.evaluation, today, loaded.grids.get(cfg.checkins_tab),
-                                   [h for h in history if h["kind"] != "objective"]))
-    tabs = []
-    for tab in wanted:
-        shown = loaded.grids.get(tab.title)
-        if shown is not None and not OwnedTab.owned(shown, tab.marker):
-            key = "summary_tab" if tab.marker == SUMMARY_MARKER else "checkins_tab"
-            result.findings.append(Finding(
-                "owned-tab", Severity.WARNING, f"A tab named {tab.title} exists and okrsync did not make it: it is left "
-                f"alone (set `{key}` to another name, or \"\" to turn it off)", cfg.name, tab.title))
-        elif not tab.shows(shown):
-            tabs.append(tab)
+    tabs, warnings = plan_tabs(loaded.cfg, loaded.grids, result.evaluation, result.findings, today, history)
+    result.findings += warnings
     return tabs
-
-
-def _weekly_scores(points: list[dict], cycle, today: dt.date) -> tuple[dict, dict]:
-    """Each team's average objective score at the end of each past week of the cycle, and each
-    objective's score a week ago, from the objectives' snapshots in the history store."""
-    if cycle is None:
-        return {}, {}
-    ends, end = [], cycle.start + dt.timedelta(days=6 - cycle.start.weekday())
-    while end < today - dt.timedelta(days=today.weekday()):  # weeks that ended before this one
-        ends.append(end)
-        end += dt.timedelta(days=7)
-    weekly: dict[str, list] = {}
-    for end in ends:
-        latest = {p["key"]: (p["team"], p["score"]) for p in points if p["day"] <= end}
-        teams: dict[str, list[float]] = {}
-        for team, score in latest.values():
-            if score is not None:
-                teams.setdefault(team or "", []).append(score)
-        for team, scores in teams.items():
-            weekly.setdefault(team, []).append((end, sum(scores) / len(scores)))
-    week_ago = today - dt.timedelta(days=7)
-    last_week = {p["key"]: p["score"] for p in points if p["day"] <= week_ago and p["score"] is not None}
-    return weekly, last_week
 
 
 def _keep(store, loaded: Loaded, result: SourceResult, today: dt.date) -> None:
