@@ -91,6 +91,28 @@ def test_a_store_from_okrsync_0_1_0_is_upgraded_in_place_with_every_row(tmp_path
         assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == len(before["runs"]) + 1
 
 
+def test_a_schema_2_store_is_upgraded_in_place_with_every_row(tmp_path):
+    """The store was written by the okrsync of commit e8ed4bc (schema 2); see tests/data/stores/README.md."""
+    store = tmp_path / "okrsync.db"
+    shutil.copyfile(STORE_010.with_name("okrsync-schema-2.db"), store)
+    before = rows_of(store)
+    assert before["runs"] and before["snapshots"] and before["digests_sent"] and before["source_state"]
+    build_xlsx(tmp_path / "okrs.xlsx", basic_rows())
+    config = write_config(tmp_path, "okrs.xlsx", extra='[[digests]]\nname = "leaders"\nto = ["ceo@example.com"]\n'
+                                                      'when = "mon 08:00"\n')
+    result = okrsync("run", "-c", config, "--today", "2026-11-23", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["digests"] == []  # sent for this week by the older okrsync
+    after = rows_of(store)
+    for table, rows in before.items():  # source_state is what a sheet showed last: replaced by each sync
+        if table not in ("sqlite_sequence", "source_state") and rows:
+            assert set(rows) <= {row[:len(rows[0])] for row in after[table]}, table
+    assert [row[0] for row in after["source_state"]] == ["team"]
+    assert {"leases", "workers", "quota_calls"} <= set(after)
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
 def test_a_store_from_a_newer_okrsync_is_refused(tmp_path):
     store = tmp_path / "okrsync.db"
     shutil.copyfile(STORE_010, store)
