@@ -151,6 +151,32 @@ class FileLock:
         return None
 
 
+def upsert_for(engine: Engine):
+    """The insert construct with ON CONFLICT of the store's database (the other dialect is never
+    imported: a SQLite run does not pay for PostgreSQL's)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def execute_many(conn: Connection, stmt, columns: list[str], rows: list[tuple]) -> None:
+    """Many rows (tuples in the order of ``columns``) of one insert or upsert through the
+    driver's executemany, the statement compiled once: on tables of tens of thousands of items,
+    SQLAlchemy's handling of each row's parameters costs more than the database's own work."""
+    if not rows:
+        return
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=columns)
+    if not compiled.positional:
+        conn.exec_driver_sql(compiled.string, [dict(zip(columns, row)) for row in rows])
+    elif list(compiled.positiontup) == columns:
+        conn.exec_driver_sql(compiled.string, rows)
+    else:
+        order = [columns.index(name) for name in compiled.positiontup]
+        conn.exec_driver_sql(compiled.string, [tuple(row[i] for i in order) for row in rows])
+
+
 # -- schema versions ----------------------------------------------------------------------------
 # SQLite stamps the version in the file header (PRAGMA user_version), as okrsync always has;
 # PostgreSQL has no such header, so a one-row table holds it.

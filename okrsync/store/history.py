@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from sqlalchemy import and_, delete, func, insert, inspect, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from okrsync.errors import ConfigError
@@ -23,6 +22,11 @@ from okrsync.store.leases import Leases
 from okrsync.store.schema import (SCHEMA_VERSION, digests_sent, findings, item_latest, item_values, leases,
                                   owned_columns, quota_calls, quota_projects, runs, snapshots, source_runs,
                                   source_state, workers)
+
+# Column orders of the rows the bulk writes pass as tuples.
+ITEM_COLUMNS = ["source", "kind", "key", "label", "team", "owner", "score", "status", "current", "row"]
+FINDING_COLUMNS = ["run_id", "source", "tab", "cell", "row", "rule", "severity", "message"]
+VALUE_COLUMNS = ["source", "kind", "key", "value", "since", "previous"]
 
 # What status shows for a source the store has never seen.
 HEALTH_UNKNOWN = {"last_success": None, "last_error": None, "last_error_at": None, "errors": 0, "warnings": 0}
@@ -92,7 +96,7 @@ class Store:
         self.engine = database.engine_for(location, password_env, read_only)
         self.holder_id = this_process()
         self.leases = Leases(self.engine, self.holder_id, lease_seconds)
-        self.upsert = (postgresql if self.shared else sqlite).insert
+        self.upsert = database.upsert_for(self.engine)
 
     def _mark_killed(self) -> None:
         """Runs left unfinished by a process that is gone. SQLite: this one holds the lock now,
@@ -155,31 +159,32 @@ class Store:
                 run_id=run_id, source=result.name, ok=int(result.ok), error=result.error, errors=result.errors,
                 warnings=result.warnings, cells_written=result.written))
             if result.findings:
-                conn.execute(insert(findings), [
-                    {"run_id": run_id, "source": f.source, "tab": f.tab, "cell": f.cell, "row": f.row, "rule": f.rule,
-                     "severity": f.severity.value, "message": f.message} for f in result.findings])
+                database.execute_many(conn, insert(findings), FINDING_COLUMNS, [
+                    (run_id, f.source, f.tab, f.cell, f.row, f.rule, f.severity.value, f.message)
+                    for f in result.findings])
             if result.unchanged:
                 return
             items = []
             for o in result.evaluation.objectives:
-                items.append(("objective", o.key, o.text, o.team, o.owner, o.score, o.status.text, None, o.first_row))
+                items.append((result.name, "objective", o.key, o.text, o.team, o.owner, o.score, o.status.text, None,
+                              o.first_row))
             for kr in result.evaluation.key_results:
-                items.append(("key_result", kr.key, kr.text, None, kr.owner, kr.score, kr.status.text, kr.current, kr.row))
+                items.append((result.name, "key_result", kr.key, kr.text, None, kr.owner, kr.score, kr.status.text,
+                              kr.current, kr.row))
             for k in result.evaluation.kpis:
-                items.append(("kpi", k.key, k.name, k.team, k.owner, None, k.status.text, k.current, k.row))
+                items.append((result.name, "kpi", k.key, k.name, k.team, k.owner, None, k.status.text, k.current, k.row))
             # A snapshot only where an item is new or shows something else than last time: the
             # store grows with what changes, not with every run.
-            shape = ("label", "team", "owner", "score", "status", "current", "row")
             latest = {(kind, key): tuple(rest) for kind, key, *rest in conn.execute(
-                select(item_latest.c.kind, item_latest.c.key, *(item_latest.c[n] for n in shape))
-                .where(item_latest.c.source == result.name))}
-            changed = [dict(source=result.name, kind=i[0], key=i[1], **dict(zip(shape, i[2:]))) for i in items
-                       if latest.get((i[0], i[1])) != tuple(i[2:])]
+                select(*(item_latest.c[n] for n in ITEM_COLUMNS[1:])).where(item_latest.c.source == result.name))}
+            changed = [i for i in items if latest.get((i[1], i[2])) != i[3:]]
             if changed:
-                conn.execute(insert(snapshots), [dict(run_id=run_id, **c) for c in changed])
+                database.execute_many(conn, insert(snapshots), ["run_id", *ITEM_COLUMNS],
+                                      [(run_id, *i) for i in changed])
                 stmt = self.upsert(item_latest)
-                conn.execute(stmt.on_conflict_do_update(index_elements=["source", "kind", "key"],
-                                                        set_={n: stmt.excluded[n] for n in shape}), changed)
+                database.execute_many(conn, stmt.on_conflict_do_update(
+                    index_elements=["source", "kind", "key"], set_={n: stmt.excluded[n] for n in ITEM_COLUMNS[3:]}),
+                    ITEM_COLUMNS, changed)
 
     def prune(self, today: dt.date, days: int) -> None:
         """Forget runs older than ``days`` before ``today`` with what they recorded (each item's
@@ -317,14 +322,13 @@ class Store:
         where = and_(item_values.c.source == source, item_values.c.kind == kind)
         with self.engine.begin() as conn:
             known = dict(conn.execute(select(item_values.c.key, item_values.c.value).where(where)).all())
-            rows = [{"source": source, "kind": kind, "key": key, "value": value, "since": today.isoformat(),
-                     "previous": known.get(key)} for key, value in values.items()
+            rows = [(source, kind, key, value, today.isoformat(), known.get(key)) for key, value in values.items()
                     if value is not None and value == value and known.get(key) != value]
             if rows:
                 stmt = self.upsert(item_values)
-                conn.execute(stmt.on_conflict_do_update(
+                database.execute_many(conn, stmt.on_conflict_do_update(
                     index_elements=["source", "kind", "key"],
-                    set_={n: stmt.excluded[n] for n in ("value", "since", "previous")}), rows)
+                    set_={n: stmt.excluded[n] for n in ("value", "since", "previous")}), VALUE_COLUMNS, rows)
 
     # -- digests: a transactional outbox ---------------------------------------------------------
 

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from okrsync.store.database import upsert_for
 from okrsync.store.schema import leases, workers
 
 
@@ -38,7 +38,7 @@ class Leases:
     def __init__(self, engine: Engine, holder: str, seconds: float):
         self.engine, self.holder, self.seconds = engine, holder, seconds
         self.host, self.pid = socket.gethostname(), os.getpid()
-        self._upsert = (postgresql if engine.dialect.name == "postgresql" else sqlite).insert
+        self._upsert = upsert_for(engine)
 
     def heartbeat(self) -> None:
         """This process is a worker and takes its share of the sources."""
