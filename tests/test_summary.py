@@ -186,3 +186,13 @@ def test_a_new_check_ins_tab_starts_with_the_cycles_earlier_weeks_from_the_histo
     assert len([r for r in rows if r[0] == "2026-W46"]) == 5  # every item the first week, from the store
     csat = [(r[0], r[3], r[6]) for r in rows if r[4] == "Raise CSAT to 90"]
     assert csat == [("2026-W46", "Delight customers", 80), ("2026-W47", "Delight customers", 86)]
+
+
+def test_a_person_s_tab_differing_only_in_case_is_left_alone_too(tmp_path):
+    rows = basic_rows()
+    rows["SUMMARY"] = [["Ours, in capitals"]]
+    book = build_xlsx(tmp_path / "okrs.xlsx", rows)
+    result = okrsync("run", "-c", write_config(tmp_path, "okrs.xlsx", owned_tabs=True), "--today", "2026-11-16", "--json")
+    assert result.exit_code == 0, result.stderr  # Excel's tab names ignore case: no second "Summary"
+    assert any(f["rule"] == "owned-tab" for f in json.loads(result.stdout)["sources"][0]["findings"])
+    assert [t for t in openpyxl.load_workbook(book).sheetnames if t.lower() == "summary"] == ["SUMMARY"]

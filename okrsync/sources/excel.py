@@ -39,16 +39,24 @@ class ExcelSource:
     def tab_names(self) -> list[str]:
         return self.workbook.tabs
 
+    def _named(self, tab: str) -> str | None:
+        """The workbook's tab of that name (Excel's tab names ignore case)."""
+        if tab in self.workbook.tabs:
+            return tab
+        return next((t for t in self.workbook.tabs if t.lower() == tab.lower()), None)
+
     def read(self, tabs: list[str], optional: list[str] = ()) -> dict[str, Grid]:
         grids = {}
         styles_of = self.workbook.styles
-        for tab in [*tabs, *optional]:
-            if tab not in self.workbook.tabs:
+        for name in [*tabs, *optional]:
+            # an owned tab is found whatever its case, and known by okrsync's name for it
+            tab = name if name in self.workbook.tabs else self._named(name) if name in optional else None
+            if tab is None:
                 continue
             cells, merges = self.workbook.read(tab)
             self._cells[tab] = cells
-            grids[tab] = Grid(
-                tab=tab,
+            grids[name] = Grid(
+                tab=name,
                 rows=cells.rows,
                 merges=merges,
                 fill=lambda r, c, styles=cells.styles: styles_of.fill_of(styles[(r, c)]) if (r, c) in styles else None,
@@ -78,8 +86,11 @@ class ExcelSource:
             by_tab.setdefault(change.tab, []).append(Write(change.row, change.col, change.value, derived[key]))
         added, replaced = [], []
         for tab in tabs:
+            present = self._named(tab.title)
             sheet = self._owned_sheet(tab)
-            (replaced if tab.title in self.workbook.tabs else added).append(sheet)
+            if present:
+                sheet.title = present
+            (replaced if present else added).append(sheet)
         # owned columns okrsync adds (their header is new) get a width that fits their content
         widths: dict[str, dict[int, float]] = {}
         for change in changes:

@@ -381,11 +381,12 @@ class GoogleSource:
             self.sheets[tab.title] = props
         sheet_id = props.get("sheetId", 0)
         grid = props["gridProperties"]
-        if height > grid["rowCount"]:
-            requests_.append({"appendDimension": {"sheetId": sheet_id, "dimension": "ROWS", "length": height - grid["rowCount"]}})
         shown = self.shown.get(tab.title)
         old_height = shown.max_row if shown else 0
         old_width = max((max(cells, default=0) for cells in shown.rows.values()), default=0) if shown else 0
+        for dimension, need, have in (("ROWS", height, grid["rowCount"]), ("COLUMNS", width, grid["columnCount"])):
+            if need > have:
+                requests_.append({"appendDimension": {"sheetId": sheet_id, "dimension": dimension, "length": need - have}})
         rows = []
         for r in range(1, max(height, old_height) + 1):
             line = tab.rows[r - 1] if r <= height else []
