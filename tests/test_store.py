@@ -225,3 +225,12 @@ def test_a_postgresql_state_never_holds_a_password(postgres, tmp_path):
         unreachable = okrsync(command, "-c", config)
         assert unreachable.exit_code == 2 and "cannot be used" in unreachable.stderr, command
         assert "Traceback" not in unreachable.stderr
+
+
+def test_lease_seconds_must_outlast_a_sync_interval(tmp_path):
+    from tests.conftest import basic_rows, build_xlsx, okrsync, write_config
+
+    build_xlsx(tmp_path / "okrs.xlsx", basic_rows())
+    config = write_config(tmp_path, "okrs.xlsx", extra='[worker]\nsync_every = "5m"\nlease_seconds = 300\n')
+    result = okrsync("status", "-c", config)
+    assert result.exit_code == 2 and "`worker.lease_seconds`" in result.stderr and "longer than sync_every" in result.stderr
