@@ -274,11 +274,12 @@ class Store:
 
     def keep_source_state(self, source: str, fingerprint: str, context: str, synced_on: dt.date,
                           grids: str, result: str) -> None:
-        values = dict(fingerprint=fingerprint, context=context, synced_on=synced_on.isoformat(), grids=grids,
-                      result=result)
-        stmt = self.upsert(source_state).values(source=source, **values)
+        # Delete, then insert, in one transaction: SQLite reuses the old row's pages for the new
+        # one (megabytes for a large sheet) instead of growing the file by a copy of it.
         with self.engine.begin() as conn:
-            conn.execute(stmt.on_conflict_do_update(index_elements=["source"], set_=values))
+            conn.execute(delete(source_state).where(source_state.c.source == source))
+            conn.execute(insert(source_state).values(source=source, fingerprint=fingerprint, context=context,
+                                                     synced_on=synced_on.isoformat(), grids=grids, result=result))
 
     # -- owned columns and KPI values --------------------------------------------------------
 
