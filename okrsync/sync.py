@@ -110,10 +110,14 @@ class Loaded:
 
 
 def _load(cfg: SourceConfig, config: Config, today: dt.date, source: Source | None = None,
-          checked: Probe | None = None) -> Loaded:
+          checked: Probe | None = None, store=None) -> Loaded:
     started = time.perf_counter()
     source = source or open_source(cfg, config.google)
-    grids = source.read([cfg.okr_tab, cfg.kpi_tab], cfg.owned_tabs)
+    # okrsync's own tabs are read with the others when the store saw them last time; else the
+    # source looks at every tab once (a Google read naming a tab that is not there would fail)
+    discover = bool(cfg.google and cfg.owned_tabs) and (
+        store is None or not set(cfg.owned_tabs) <= store.kept_tabs(cfg.name))
+    grids = source.read([cfg.okr_tab, cfg.kpi_tab], cfg.owned_tabs, discover=discover)
     if cfg.okr_tab not in grids and cfg.kpi_tab not in grids:
         tabs = ", ".join(source.tab_names())
         raise SourceError(f"{cfg.location} has neither an {cfg.okr_tab} nor a {cfg.kpi_tab} tab (it has: {tabs}).")
@@ -136,7 +140,7 @@ def _load_or_keep(cfg: SourceConfig, checked: Probe | None, store, config: Confi
         except snapshot.Unreadable as exc:
             log.debug("read again: the history store's copy cannot be read (%s)", exc)
             checked = replace(checked, unchanged=False, same_day=False)
-    return _load(cfg, config, today, checked.source if checked else None, checked)
+    return _load(cfg, config, today, checked.source if checked else None, checked, store)
 
 
 def tables_of(grids: dict[str, Grid], cfg: SourceConfig, config: Config, today: dt.date) -> list[Table]:
@@ -197,7 +201,7 @@ def _finish(loaded: Loaded, config: Config, ruleset: RuleSet, rule_context: Rule
     if loaded.unchanged and (changes or tabs) and write and not dry_run:
         # a new day moved a status: read the source for real before writing into it
         log.debug("read again: %d cells to write", len(changes))
-        return _finish(_load(cfg, config, today, source, loaded.probe), config, ruleset, rule_context, today,
+        return _finish(_load(cfg, config, today, source, loaded.probe, store), config, ruleset, rule_context, today,
                        store, write, dry_run)
     if write and not dry_run:
         if store.shared and not store.leases.renew(cfg.name):

@@ -146,8 +146,8 @@ def test_google_summary_and_check_ins_with_native_charts(tmp_path, google):  # n
     google.admin("reset")
     assert okrsync("run", "-c", config, "--today", "2026-11-09").exit_code == 0
     counts = google.counts()
-    # the read that names the tabs okrsync adds fails while they do not exist yet: read again without
-    assert counts["spreadsheets.get"] == 2 and counts["spreadsheets.batchUpdate"] == 1
+    # one read (of every tab, the first time: whether the two tabs exist is not known yet) and one write
+    assert counts["spreadsheets.get"] == 1 and counts["spreadsheets.batchUpdate"] == 1
     meta = google.user.http_client.fetch_sheet_metadata(book.id, params={"fields": "sheets(properties.title,charts)"})
     sheets = {s["properties"]["title"]: s for s in meta["sheets"]}
     assert {"Summary", "Check-ins"} <= set(sheets)
@@ -196,3 +196,18 @@ def test_a_person_s_tab_differing_only_in_case_is_left_alone_too(tmp_path):
     assert result.exit_code == 0, result.stderr  # Excel's tab names ignore case: no second "Summary"
     assert any(f["rule"] == "owned-tab" for f in json.loads(result.stdout)["sources"][0]["findings"])
     assert [t for t in openpyxl.load_workbook(book).sheetnames if t.lower() == "summary"] == ["SUMMARY"]
+
+
+def test_google_a_summary_tab_a_person_made_is_left_alone_in_one_read(tmp_path, google):  # noqa: F811
+    rows = edited(80)
+    rows["Summary"] = [["Our own summary"], ["Q4 looks good"]]
+    book = google.spreadsheet(rows)
+    google.admin("reset")
+    result = okrsync("run", "-c", google_config(tmp_path, google, book.id, owned_tabs=True), "--today", "2026-11-16",
+                     "--json")
+    assert result.exit_code == 0, result.stderr
+    counts = google.counts()  # okrsync's calls (the checks below make the user's own)
+    assert counts["spreadsheets.get"] == 1 and counts["spreadsheets.batchUpdate"] == 1
+    assert any(f["rule"] == "owned-tab" for f in json.loads(result.stdout)["sources"][0]["findings"])
+    assert book.worksheet("Summary").get_all_values() == [["Our own summary"], ["Q4 looks good"]]
+    assert book.worksheet("Check-ins").get_all_values()[1] == CHECKINS_HEADER

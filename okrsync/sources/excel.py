@@ -45,7 +45,7 @@ class ExcelSource:
             return tab
         return next((t for t in self.workbook.tabs if t.lower() == tab.lower()), None)
 
-    def read(self, tabs: list[str], optional: list[str] = ()) -> dict[str, Grid]:
+    def read(self, tabs: list[str], optional: list[str] = (), discover: bool = False) -> dict[str, Grid]:
         grids = {}
         styles_of = self.workbook.styles
         for name in [*tabs, *optional]:

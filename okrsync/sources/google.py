@@ -222,13 +222,23 @@ class GoogleSource:
             self.read_version = version
         return f"drive-version:{version}"
 
-    def read(self, tabs: list[str], optional: list[str] = ()) -> dict[str, Grid]:
+    def read(self, tabs: list[str], optional: list[str] = (), discover: bool = False) -> dict[str, Grid]:
+        """One read call. Google refuses a read that names a tab that does not exist, so when it
+        is not known whether the ``optional`` tabs are there (``discover``: okrsync has not
+        synced the spreadsheet with them yet), the call asks for every tab instead, once."""
         if self.read_version is None:
             self.read_version = self.version()
 
         def fetch(wanted):
             params = {"includeGridData": "true", "fields": READ_FIELDS, "ranges": [_quote(t) for t in wanted]}
             return self.gspread.http_client.fetch_sheet_metadata(self.key, params=params)
+
+        if discover and optional:
+            wanted = {*tabs, *optional}
+            meta = self._call("read it", lambda: self.gspread.http_client.fetch_sheet_metadata(
+                self.key, params={"includeGridData": "true", "fields": READ_FIELDS}))
+            return {sheet["properties"]["title"]: self._grid(sheet) for sheet in meta.get("sheets", [])
+                    if sheet["properties"]["title"] in wanted}
 
         def missing(exc: SourceError) -> bool:
             return "Unable to parse range" in str(exc)  # Google's answer when a tab does not exist

@@ -50,9 +50,9 @@ class Source(Protocol):
     name: str
     location: str
 
-    def read(self, tabs: list[str], optional: list[str] = ()) -> dict[str, Grid]:
+    def read(self, tabs: list[str], optional: list[str] = (), discover: bool = False) -> dict[str, Grid]:
         """The grids of those ``tabs`` that exist, and of the ``optional`` ones (tabs okrsync
-        adds) when they are there."""
+        adds) when they are there; ``discover``: it is not known whether they are."""
 
     def tab_names(self) -> list[str]:
         """Every tab of the spreadsheet, in order."""

@@ -272,6 +272,15 @@ class Store:
             raise Unreadable(f"nothing is kept of {source}")
         return text
 
+    def kept_tabs(self, source: str) -> set[str]:
+        """The tabs a source showed at its last sync, as the store kept them."""
+        from okrsync.snapshot import Unreadable
+
+        try:
+            return set(json.loads(self.kept(source, "grids")))
+        except (Unreadable, ValueError, TypeError):
+            return set()
+
     def keep_source_state(self, source: str, fingerprint: str, context: str, synced_on: dt.date,
                           grids: str, result: str) -> None:
         # Delete, then insert, in one transaction: SQLite reuses the old row's pages for the new
