@@ -34,10 +34,12 @@ def check_title(title: str) -> None:
         raise WorkbookError(f'"{title}" cannot be a tab name in Excel (1–31 characters, none of [ ] : * ? / \\).')
 
 
-def _free(package: Package, pattern: str) -> str:
+def _free(package: Package, pattern: str, taken: set[str]) -> str:
+    """The first part name of ``pattern`` neither in the package nor taken by this write."""
     number = 1
-    while package.has(pattern.format(number)):
+    while package.has(pattern.format(number)) or pattern.format(number) in taken:
         number += 1
+    taken.add(pattern.format(number))
     return pattern.format(number)
 
 
@@ -75,10 +77,7 @@ def add_sheets(package: Package, sheets: list[NewSheet], parts: dict[str, bytes]
         check_title(sheet.title)
         if sheet.title.lower() in existing:
             raise WorkbookError(f"{package.path} already has a tab named {sheet.title}.")
-        part = _free(package, posixpath.join(folder, "worksheets", "sheet{}.xml"))
-        while part in taken:  # two new sheets in one write
-            part = part.replace(".xml", "x.xml")
-        taken.add(part)
+        part = _free(package, posixpath.join(folder, "worksheets", "sheet{}.xml"), taken)
         rel_id = next(f"rId{n}" for n in range(len(rel_ids) + number, 10**6) if f"rId{n}" not in rel_ids)
         rel_ids.add(rel_id)
         sheet_id = max(sheet_ids, default=0) + 1
@@ -108,17 +107,23 @@ def replace_sheet(package: Package, tab: str, xml: str, charts: list[tuple[Chart
     if existing and len(existing[2]) == len(charts):
         drawing_part, sheet_rel, chart_parts = existing
         xml = _insert_before_close(xml, "worksheet", f'<PFXdrawing r:id="{sheet_rel}"/>', part)
-        rel_ids = [f"rId{n}" for n in range(1, len(charts) + 1)]
-        parts[drawing_part] = drawing.drawing_xml([c for c, _ in charts], rel_ids).encode("utf-8")
-        parts[_rels_name(drawing_part)] = drawing.relationships(
-            [(i, drawing.REL_CHART, posixpath.relpath(c, posixpath.dirname(drawing_part)))
-             for i, c in zip(rel_ids, chart_parts)]).encode("utf-8")
-        for chart_part, (_, chart_xml) in zip(chart_parts, charts):
-            parts[chart_part] = chart_xml.encode("utf-8")
+        _drawing_parts(drawing_part, chart_parts, charts, parts)
     else:
         xml, types = _with_charts(package, part, xml, charts, types, parts, set())
         parts["[Content_Types].xml"] = types.encode("utf-8")
     parts[part] = xml.encode("utf-8")
+
+
+def _drawing_parts(drawing_part: str, chart_parts: list[str], charts: list[tuple[Chart, str]],
+                   parts: dict[str, bytes]) -> None:
+    """A drawing placing ``charts``, its relationships to their parts, and the chart parts."""
+    rel_ids = [f"rId{n}" for n in range(1, len(charts) + 1)]
+    parts[drawing_part] = drawing.drawing_xml([c for c, _ in charts], rel_ids).encode("utf-8")
+    parts[_rels_name(drawing_part)] = drawing.relationships(
+        [(i, drawing.REL_CHART, posixpath.relpath(c, posixpath.dirname(drawing_part)))
+         for i, c in zip(rel_ids, chart_parts)]).encode("utf-8")
+    for chart_part, (_, chart_xml) in zip(chart_parts, charts):
+        parts[chart_part] = chart_xml.encode("utf-8")
 
 
 def _rels_name(part: str) -> str:
@@ -149,26 +154,13 @@ def _with_charts(package: Package, sheet_part: str, xml: str, charts: list[tuple
     types to ``types``; the sheet's XML with its <drawing> element."""
     if not charts:
         return xml, types
-
-    def free(pattern: str) -> str:
-        name, number = pattern.format(1), 1
-        while package.has(name) or name in taken or name in parts:
-            number += 1
-            name = pattern.format(number)
-        taken.add(name)
-        return name
-
+    taken = taken | set(parts)  # the parts this write already adds
     folder = posixpath.dirname(posixpath.dirname(sheet_part))  # xl/
-    drawing_part = free(posixpath.join(folder, "drawings", "drawing{}.xml"))
-    chart_parts = [free(posixpath.join(folder, "charts", "chart{}.xml")) for _ in charts]
-    rel_ids = [f"rId{n}" for n in range(1, len(charts) + 1)]
-    parts[drawing_part] = drawing.drawing_xml([c for c, _ in charts], rel_ids).encode("utf-8")
-    parts[_rels_name(drawing_part)] = drawing.relationships(
-        [(i, drawing.REL_CHART, posixpath.relpath(c, posixpath.dirname(drawing_part)))
-         for i, c in zip(rel_ids, chart_parts)]).encode("utf-8")
+    drawing_part = _free(package, posixpath.join(folder, "drawings", "drawing{}.xml"), taken)
+    chart_parts = [_free(package, posixpath.join(folder, "charts", "chart{}.xml"), taken) for _ in charts]
+    _drawing_parts(drawing_part, chart_parts, charts, parts)
     types = _override(types, drawing_part, drawing.CT_DRAWING)
-    for chart_part, (_, chart_xml) in zip(chart_parts, charts):
-        parts[chart_part] = chart_xml.encode("utf-8")
+    for chart_part in chart_parts:
         types = _override(types, chart_part, drawing.CT_CHART)
     if not re.search(r'<(?:[\w.-]+:)?Default\b[^>]*Extension="rels"', types):
         types = _insert_before_close(types, "Types", '<PFXDefault Extension="rels" ContentType='
