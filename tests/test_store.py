@@ -234,3 +234,17 @@ def test_lease_seconds_must_outlast_a_sync_interval(tmp_path):
     config = write_config(tmp_path, "okrs.xlsx", extra='[worker]\nsync_every = "5m"\nlease_seconds = 300\n')
     result = okrsync("status", "-c", config)
     assert result.exit_code == 2 and "`worker.lease_seconds`" in result.stderr and "longer than sync_every" in result.stderr
+
+
+def test_runs_of_processes_that_are_gone_are_marked_killed(store_location):
+    import socket
+
+    with Store(store_location, lock=False, holder=f"{socket.gethostname()} pid 999999999") as dead:
+        dead_run = dead.start_run("worker sync", DAY)  # never finished: its process is gone
+    with Store(store_location, lock=False) as here:
+        live_run = here.start_run("run", DAY)
+        with Store(store_location) as opened:  # another process opens it (SQLite: taking the lock)
+            outcomes = {r["id"]: r["outcome"] for r in opened.recent_runs()}
+    assert outcomes[dead_run] == "killed"
+    if isinstance(store_location, str):  # PostgreSQL tells the living apart; SQLite's lock holder is alone
+        assert outcomes[live_run] is None

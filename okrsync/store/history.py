@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, func, insert, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from okrsync.errors import ConfigError
+from okrsync.processes import alive
 from okrsync.store import database
 from okrsync.store.database import FileLock, now
 from okrsync.store.leases import Leases
@@ -109,18 +110,18 @@ class Store:
                 conn.execute(stmt)
                 return
             host, moment = socket.gethostname(), time.time()
-            alive = set(conn.execute(select(workers.c.holder).where(workers.c.seen_at >= moment - self.leases.seconds))
+            live = set(conn.execute(select(workers.c.holder).where(workers.c.seen_at >= moment - self.leases.seconds))
                         .scalars())
-            alive |= set(conn.execute(select(leases.c.holder).where(leases.c.expires_at >= moment)).scalars())
+            live |= set(conn.execute(select(leases.c.holder).where(leases.c.expires_at >= moment)).scalars())
             old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=self.leases.seconds)).isoformat(
                 timespec="seconds")
             for run_id, holder, started in conn.execute(
                     select(runs.c.id, runs.c.holder, runs.c.started_at).where(runs.c.finished_at.is_(None))).all():
                 on, _, pid = (holder or "").partition(" pid ")
                 if on == host and pid.isdigit():
-                    gone = not _alive(int(pid))
+                    gone = not alive(int(pid))
                 else:
-                    gone = holder not in alive and started < old
+                    gone = holder not in live and started < old
                 if gone:
                     conn.execute(stmt.where(runs.c.id == run_id))
 
@@ -420,12 +421,3 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

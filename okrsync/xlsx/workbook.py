@@ -19,6 +19,7 @@ from typing import Iterator
 
 from okrsync.config import MAX_ROWS
 from okrsync.errors import WorkbookError, WriteSkipped
+from okrsync.processes import alive
 from okrsync.values import excel_unescaped
 from okrsync.xlsx.adding import NewSheet, add_sheets, replace_sheet
 from okrsync.xlsx.package import NS_MAIN, Package, fingerprint, lock_holder, same_file
@@ -208,22 +209,12 @@ def _clean_stale_temps(path: Path) -> None:
     are its own business)."""
     for stale in path.parent.glob(f"{TEMP_PREFIX}*-{path.name}"):
         pid = stale.name[len(TEMP_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and alive(int(pid)):
             continue
         try:
             stale.unlink()
         except OSError:
             pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _fsync_dir(folder: Path) -> None:
