@@ -225,15 +225,18 @@ def upgrade(engine: Engine, where: str) -> None:
         _stamp(conn, SCHEMA_VERSION)
 
 
+def _reason(exc: SQLAlchemyError) -> str:
+    """The driver's own first line, without SQLAlchemy's wrapping and background link."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
 def failure(exc: BaseException) -> str | None:
     """One sentence for a store that failed in the middle of a command (a server gone, a disk
     full); None for anything else."""
     if not isinstance(exc, SQLAlchemyError):
         return None
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return f"The history store failed: {reason}. Nothing more was recorded; the next run starts again from there."
+    return f"The history store failed: {_reason(exc)}. Nothing more was recorded; the next run starts again from there."
 
 
 def unusable(location, exc: SQLAlchemyError) -> ConfigError:
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    return ConfigError(f"The history store {shown(location)} cannot be used: {reason}.")
+    return ConfigError(f"The history store {shown(location)} cannot be used: {_reason(exc)}.")

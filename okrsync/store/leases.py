@@ -74,15 +74,15 @@ class Leases:
                 mine.append(source)
         claim = Claim()
         with self.engine.connect() as conn:
-            rows = conn.execute(select(leases).where(leases.c.source.in_(sources))).all()
-        for row in rows:
-            if row.source in mine:
-                (claim.due if moment - row.synced_at >= due_seconds else claim.not_due).append(row.source)
+            rows = {row.source: row for row in conn.execute(select(leases).where(leases.c.source.in_(sources)))}
+        for source in sources:  # in the order of the configuration
+            row = rows.get(source)
+            if row is None:
+                continue
+            if source in mine:
+                (claim.due if moment - row.synced_at >= due_seconds else claim.not_due).append(source)
             elif row.expires_at >= moment:
-                claim.others[row.source] = f"{row.holder} until {time.strftime('%H:%M:%S', time.localtime(row.expires_at))}"
-        order = {name: i for i, name in enumerate(sources)}
-        claim.due.sort(key=order.get)
-        claim.not_due.sort(key=order.get)
+                claim.others[source] = f"{row.holder} until {time.strftime('%H:%M:%S', time.localtime(row.expires_at))}"
         return claim
 
     def _take(self, source: str, moment: float, until: float) -> bool:
